@@ -1,0 +1,342 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Learners' time loops: exact RTRL, full BPTT and the forward pass.
+
+Each ``def`` here runs the whole time loop of one sequence chunk without the GIL; Python is
+touched once per call. All scratch memory is allocated once per call, before the loop.
+
+Notes
+-----
+Exact RTRL's step J_t = D_t J_{t-1} + I_t is a GEMM of the S x S state Jacobian with the
+S x P influence matrix (2 S^2 P flops). J is cut into column blocks of a fixed width (chosen
+from S and P only, never from the thread count, so every column is computed by the same BLAS
+call whatever the number of threads, and results do not depend on it). Each block is handled
+by one thread: a single-threaded BLAS GEMM into a thread-private buffer that stays in cache,
+then, while the block is hot, the immediate term I_t = sum_g G_g (x) z_g is added (only the
+non-zero entries of G_g are visited), the block is written back to J and its contribution
+e_bar_t J_t to the gradient is accumulated. J is thus read and written once per step; the
+extra memory is one S x block buffer per thread. The Python caller caps BLAS's own threads
+to one (threadpoolctl), so OpenMP is the only source of parallelism.
+"""
+
+from cython cimport floating
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+from ._blas cimport gemm_rm, gemv_rm
+from ._cells cimport (
+    MAX_GROUPS, Layout, cell_step, intp_t, readout, readout_loss,
+)
+from ._openmp_helpers cimport RTRL_OPENMP_ENABLED, omp_get_max_threads, omp_get_thread_num
+
+
+def _openmp_parallelism_enabled():
+    """Whether the kernels were compiled with OpenMP."""
+    return bool(RTRL_OPENMP_ENABLED)
+
+
+def _openmp_max_threads():
+    """``omp_get_max_threads()`` of the OpenMP runtime (1 without OpenMP)."""
+    return omp_get_max_threads()
+
+
+cdef Layout _layout(dict spec) except *:
+    cdef Layout L
+    cdef intp_t g
+    memset(&L, 0, sizeof(Layout))
+    L.kind = spec["kind"]
+    L.nonlinearity = spec["nonlinearity"]
+    L.leak = spec["leak"]
+    L.n = spec["n"]
+    L.m = spec["m"]
+    L.n_out = spec["n_out"]
+    L.S = spec["S"]
+    L.n_groups = len(spec["rows"])
+    if L.n_groups > MAX_GROUPS:
+        raise ValueError("too many weight groups for the kernels")
+    for g in range(L.n_groups):
+        L.rows[g] = spec["rows"][g]
+        L.width[g] = spec["width"][g]
+        L.offset[g] = spec["offset"][g]
+        L.z_offset[g] = spec["z_offset"][g]
+        L.G_offset[g] = spec["G_offset"][g]
+    L.P = spec["P"]
+    L.readout_offset = spec["readout_offset"]
+    L.n_params = spec["n_params"]
+    L.z_size = spec["z_size"]
+    L.G_size = spec["G_size"]
+    L.work_size = spec["work_size"]
+    return L
+
+
+cdef floating* _alloc(intp_t count, floating sample) except NULL:
+    cdef floating* p = <floating*> malloc(max(count, 1) * sizeof(floating))
+    if p == NULL:
+        raise MemoryError(f"could not allocate {count * sizeof(floating)} bytes of scratch")
+    return p
+
+
+cdef inline void _load_row(const floating[:, :] X, intp_t t, floating* x) noexcept nogil:
+    cdef intp_t k
+    for k in range(X.shape[1]):
+        x[k] = X[t, k]
+
+
+cdef void _influence_block(const Layout* L,
+                           const floating* D,      # IN  D_t (S x S)
+                           const floating* G,      # IN  G_g of every group
+                           const floating* z,      # IN  z_g of every group
+                           floating* J,            # IN/OUT influence (S x P), row-major
+                           const floating* e_bar,  # IN  dL_t/ds_t (S)
+                           bint has_error,
+                           floating* grad,         # IN/OUT += e_bar J_t on the block
+                           intp_t c0, intp_t c1,   # the column block [c0, c1)
+                           floating* buf           # scratch S x (c1 - c0), thread-private
+                           ) noexcept nogil:
+    cdef intp_t S = L.S, P = L.P, bw = c1 - c0
+    cdef intp_t g, i, j, k, r, K, off, lo, hi, j0, j1, ka, kb, col
+    cdef const floating* Gg
+    cdef const floating* zg
+    cdef floating* row
+    cdef floating gij, ei, v
+    # buf = D_t @ J_{t-1}[:, c0:c1]
+    gemm_rm(<int> S, <int> bw, <int> S, <floating> 1, D, <int> S, J + c0, <int> P,
+            <floating> 0, buf, <int> bw)
+    # buf += I_t[:, c0:c1]: column off_g + j K_g + k of group g holds G_g[:, j] z_g[k]
+    for g in range(L.n_groups):
+        off = L.offset[g]
+        K = L.width[g]
+        r = L.rows[g]
+        lo = max(c0, off)
+        hi = min(c1, off + r * K)
+        if lo >= hi:
+            continue
+        j0 = (lo - off) // K
+        j1 = (hi - 1 - off) // K
+        Gg = G + L.G_offset[g]
+        zg = z + L.z_offset[g]
+        for j in range(j0, j1 + 1):
+            col = off + j * K                     # first column of row j of W_g
+            ka = max(lo, col) - col
+            kb = min(hi, col + K) - col
+            for i in range(S):
+                gij = Gg[i * r + j]
+                if gij == 0:
+                    continue
+                row = buf + i * bw + (col - c0)
+                for k in range(ka, kb):
+                    row[k] = row[k] + gij * zg[k]
+    # J[:, c0:c1] = buf and grad[c0:c1] += e_bar^T buf, in one pass over the hot buffer
+    if has_error:
+        for i in range(S):
+            ei = e_bar[i]
+            row = buf + i * bw
+            if ei == 0:
+                memcpy(J + i * P + c0, row, bw * sizeof(floating))
+                continue
+            for k in range(bw):
+                v = row[k]
+                J[i * P + c0 + k] = v
+                grad[c0 + k] = grad[c0 + k] + ei * v
+    else:
+        for i in range(S):
+            memcpy(J + i * P + c0, buf + i * bw, bw * sizeof(floating))
+
+
+def rtrl_run(dict spec,
+             const floating[::1] w,         # IN  flat parameters (n_params)
+             const floating[:, :] X,        # IN  inputs (T x m)
+             const floating[:, ::1] Y,      # IN  regression targets (T x n_out) or (0 x 0)
+             const intp_t[::1] labels,      # IN  class labels (T) or empty
+             const floating[::1] weights,   # IN  sample weights (T)
+             floating[::1] state,           # IN/OUT s_t (S)
+             floating[:, ::1] J,            # IN/OUT influence matrix (S x P)
+             floating[::1] grad,            # IN/OUT += gradient (n_params)
+             int loss_kind,
+             intp_t block_width,
+             int n_threads):
+    """Exact RTRL over one chunk; returns the weighted loss sum. See the module Notes."""
+    cdef Layout L = _layout(spec)
+    cdef intp_t T = X.shape[0], S = L.S, t, b, c0, c1, n_blocks
+    cdef int tid
+    cdef bint has_error, regression = Y.shape[0] > 0
+    cdef double total = 0
+    cdef floating sample = 0
+    cdef intp_t bw = min(block_width, L.P)
+    cdef intp_t scratch = (L.m + S + L.z_size + L.G_size + S * S + L.work_size
+                           + 2 * L.n_out + S)
+    cdef floating* mem
+    cdef floating* x
+    cdef floating* s_new
+    cdef floating* z
+    cdef floating* G
+    cdef floating* D
+    cdef floating* work
+    cdef floating* y_hat
+    cdef floating* e
+    cdef floating* e_bar
+    cdef floating* bufs
+    cdef floating* wp = <floating*> &w[0]
+    cdef floating* Jp = &J[0, 0]
+    cdef floating* sp = &state[0]
+    cdef floating* gp = &grad[0]
+    n_blocks = (L.P + bw - 1) // bw
+    if n_threads < 1 or not RTRL_OPENMP_ENABLED:
+        n_threads = 1
+    mem = _alloc(scratch + n_threads * S * bw, sample)
+    x = mem
+    s_new = x + L.m
+    z = s_new + S
+    G = z + L.z_size
+    D = G + L.G_size
+    work = D + S * S
+    y_hat = work + L.work_size
+    e = y_hat + L.n_out
+    e_bar = e + L.n_out
+    bufs = e_bar + S
+    try:
+        with nogil:
+            for t in range(T):
+                _load_row(X, t, x)
+                cell_step(&L, wp, x, sp, s_new, z, G, D, work)
+                total += readout_loss(&L, wp, s_new, loss_kind,
+                                      &Y[t, 0] if regression else NULL,
+                                      0 if regression else labels[t],
+                                      weights[t], y_hat, e, e_bar, gp)
+                has_error = weights[t] != 0
+                if n_threads == 1 or n_blocks == 1:
+                    for b in range(n_blocks):
+                        c0 = b * bw
+                        c1 = min(c0 + bw, L.P)
+                        _influence_block(&L, D, G, z, Jp, e_bar, has_error, gp, c0, c1, bufs)
+                else:
+                    with parallel(num_threads=n_threads):
+                        tid = omp_get_thread_num()
+                        for b in prange(n_blocks, schedule="static"):
+                            c0 = b * bw
+                            c1 = min(c0 + bw, L.P)
+                            _influence_block(&L, D, G, z, Jp, e_bar, has_error, gp, c0, c1,
+                                             bufs + tid * S * bw)
+                memcpy(sp, s_new, S * sizeof(floating))
+    finally:
+        free(mem)
+    return total
+
+
+def bptt_run(dict spec,
+             const floating[::1] w,         # IN  flat parameters
+             const floating[:, :] X,        # IN  inputs (T x m)
+             const floating[:, ::1] Y,      # IN  regression targets (T x n_out) or (0 x 0)
+             const intp_t[::1] labels,      # IN  class labels (T) or empty
+             const floating[::1] weights,   # IN  sample weights (T)
+             floating[::1] state,           # IN/OUT s_0 -> s_T (S)
+             floating[::1] grad,            # IN/OUT += gradient (n_params)
+             int loss_kind):
+    """Full BPTT over one sequence; returns the weighted loss sum.
+
+    Stores the states s_0..s_T and the error signals (2 T S numbers) and recomputes each step's
+    Jacobians on the way back: delta_t = e_bar_t + delta_{t+1} D_{t+1},
+    grad_g += (delta_t^T G_g) (x) z_g.
+    """
+    cdef Layout L = _layout(spec)
+    cdef intp_t T = X.shape[0], S = L.S, t, g, j, k, r, K, i
+    cdef bint regression = Y.shape[0] > 0
+    cdef double total = 0
+    cdef floating sample = 0
+    cdef intp_t scratch = (L.m + S + L.z_size + L.G_size + S * S + L.work_size
+                           + 2 * L.n_out + 2 * S + 4 * L.n + (T + 1) * S + T * S)
+    cdef floating* mem
+    cdef floating* x
+    cdef floating* s_new
+    cdef floating* z
+    cdef floating* G
+    cdef floating* D
+    cdef floating* work
+    cdef floating* y_hat
+    cdef floating* e
+    cdef floating* delta
+    cdef floating* tmp
+    cdef floating* v
+    cdef floating* states
+    cdef floating* e_bars
+    cdef floating* wp = <floating*> &w[0]
+    cdef floating* gp = &grad[0]
+    cdef floating vj
+    mem = _alloc(scratch, sample)
+    x = mem
+    s_new = x + L.m
+    z = s_new + S
+    G = z + L.z_size
+    D = G + L.G_size
+    work = D + S * S
+    y_hat = work + L.work_size
+    e = y_hat + L.n_out
+    delta = e + L.n_out
+    tmp = delta + S
+    v = tmp + S
+    states = v + 4 * L.n
+    e_bars = states + (T + 1) * S
+    try:
+        with nogil:
+            memcpy(states, &state[0], S * sizeof(floating))
+            for t in range(T):
+                _load_row(X, t, x)
+                cell_step(&L, wp, x, states + t * S, states + (t + 1) * S, z,
+                          <floating*> NULL, <floating*> NULL, work)
+                total += readout_loss(&L, wp, states + (t + 1) * S, loss_kind,
+                                      &Y[t, 0] if regression else NULL,
+                                      0 if regression else labels[t],
+                                      weights[t], y_hat, e, e_bars + t * S, gp)
+            memset(delta, 0, S * sizeof(floating))
+            for t in range(T - 1, -1, -1):
+                for i in range(S):
+                    delta[i] = delta[i] + e_bars[t * S + i]
+                _load_row(X, t, x)
+                cell_step(&L, wp, x, states + t * S, s_new, z, G, D, work)
+                for g in range(L.n_groups):
+                    r = L.rows[g]
+                    K = L.width[g]
+                    # v = G_g^T delta, then grad_g += v (x) z_g
+                    gemv_rm(True, <int> S, <int> r, <floating> 1, G + L.G_offset[g], <int> r,
+                            delta, <floating> 0, v)
+                    for j in range(r):
+                        vj = v[j]
+                        if vj == 0:
+                            continue
+                        for k in range(K):
+                            gp[L.offset[g] + j * K + k] += vj * z[L.z_offset[g] + k]
+                # delta <- D_t^T delta
+                gemv_rm(True, <int> S, <int> S, <floating> 1, D, <int> S, delta,
+                        <floating> 0, tmp)
+                memcpy(delta, tmp, S * sizeof(floating))
+            memcpy(&state[0], states + T * S, S * sizeof(floating))
+    finally:
+        free(mem)
+    return total
+
+
+def forward_run(dict spec,
+                const floating[::1] w,      # IN  flat parameters
+                const floating[:, :] X,     # IN  inputs (T x m)
+                floating[::1] state,        # IN/OUT s_t (S)
+                floating[:, ::1] out):      # OUT readout y_hat_t (T x n_out)
+    """Forward pass without Jacobians (prediction)."""
+    cdef Layout L = _layout(spec)
+    cdef intp_t T = X.shape[0], S = L.S, t
+    cdef floating sample = 0
+    cdef floating* mem = _alloc(L.m + S + L.z_size + L.work_size, sample)
+    cdef floating* x = mem
+    cdef floating* s_new = x + L.m
+    cdef floating* z = s_new + S
+    cdef floating* work = z + L.z_size
+    cdef floating* wp = <floating*> &w[0]
+    try:
+        with nogil:
+            for t in range(T):
+                _load_row(X, t, x)
+                cell_step(&L, wp, x, &state[0], s_new, z, <floating*> NULL,
+                          <floating*> NULL, work)
+                memcpy(&state[0], s_new, S * sizeof(floating))
+                readout(&L, wp, s_new, &out[t, 0])
+    finally:
+        free(mem)

@@ -1,0 +1,160 @@
+"""Gradients of a sequence's loss for fixed parameters: the researchers' entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from sklearn.utils import check_array
+
+from ._memory import check_state_fits
+from ._threads import blas_single_threaded, effective_n_threads
+from .cells import Cell, Layout, make_cell
+from .learners import LEARNERS, Learner, make_learner
+from .readout import Loss, make_loss
+
+__all__ = ["sequence_gradient"]
+
+
+def _resolve_dtype(params: Mapping, dtype) -> np.dtype:
+    if dtype is not None:
+        dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {dt}")
+        return dt
+    dtypes = {np.asarray(v).dtype for v in params.values()}
+    return np.dtype(np.float32) if dtypes == {np.dtype(np.float32)} else np.dtype(np.float64)
+
+
+def _check_params(params: Mapping, layout: Layout, dtype) -> np.ndarray:
+    for name, value in params.items():
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "fiu":
+            raise TypeError(f"parameter {name!r} must be numeric, got dtype {arr.dtype}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"parameter {name!r} contains NaN or infinity")
+    return layout.pack(params, dtype)
+
+
+def check_state_memory(learner: Learner, layout: Layout, itemsize: int, n_steps: int) -> None:
+    """Refuse the learner before allocation if its state would not fit in memory."""
+    others = {
+        name: cls().state_bytes(layout, itemsize, n_steps)
+        for name, cls in LEARNERS.items()
+        if name != learner.name
+    }
+    check_state_fits(learner, learner.state_bytes(layout, itemsize, n_steps), others)
+
+
+def sequence_gradient(
+    params: Mapping[str, np.ndarray],
+    X,
+    y,
+    *,
+    cell: str | Cell,
+    learner: str | Learner = "rtrl",
+    loss: str | Loss = "squared_error",
+    sample_weight=None,
+    random_state=None,
+    dtype=None,
+    n_jobs: int | None = None,
+    return_loss: bool = False,
+):
+    r"""Gradient (estimate) of :math:`\sum_t w_t L_t` over one sequence, for fixed parameters.
+
+    The sequence starts from the zero state; the parameters are not changed along it, so for
+    an exact learner the result is the true gradient, and for an approximate learner it is
+    the sum of its per-step estimates.
+
+    Parameters
+    ----------
+    params : mapping of str to ndarray
+        The network's parameters, named and shaped as in PyTorch (``weight_ih``,
+        ``weight_hh``, ``bias_ih``, ``bias_hh``) plus ``readout_weight`` (n_outputs x n) and
+        ``readout_bias``; see :mod:`rtrl.cells` (``Cell.init_params`` makes them).
+    X : array-like of shape (n_steps, n_features)
+        Inputs, rows in time order.
+    y : array-like of shape (n_steps,) or (n_steps, n_outputs)
+        Targets: real values for ``"squared_error"``, class indices for ``"cross_entropy"``.
+    cell : str or Cell
+        ``"elman"``, ``"gru"``, ``"lstm"``, ``"jordan"`` or a cell object.
+    learner : str or Learner, default="rtrl"
+        The gradient algorithm (``"rtrl"``, ``"bptt"``, or a learner object).
+    loss : {"squared_error", "cross_entropy"} or Loss, default="squared_error"
+    sample_weight : array-like of shape (n_steps,), default=None
+        Non-negative per-step weights :math:`w_t`; 0 masks a step. None means all ones.
+    random_state : int, RandomState instance or None
+        Seeds learners that draw random numbers (the exact ones do not).
+    dtype : {None, "float32", "float64"}
+        Precision of the computation; None takes float32 if every parameter is float32,
+        float64 otherwise.
+    n_jobs : int or None
+        OpenMP threads (None: what the runtime allows; negative: counted back from the CPUs).
+    return_loss : bool, default=False
+        Also return :math:`\sum_t w_t L_t`.
+
+    Returns
+    -------
+    grads : dict of str to ndarray
+        The gradient for every parameter, keyed and shaped like ``params``.
+    loss : float
+        Only if ``return_loss``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For malformed inputs (NaN or infinity, wrong shapes, unknown names).
+    rtrl.InfluenceMemoryError
+        If the learner's state would not fit in the available memory (checked before
+        anything is allocated).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rtrl
+    >>> cell = rtrl.cells.Elman()
+    >>> params = cell.init_params(hidden_size=8, n_features=3, n_outputs=2, random_state=0)
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(50, 3)), rng.normal(size=(50, 2))
+    >>> g_rtrl = rtrl.sequence_gradient(params, X, y, cell=cell, learner="rtrl")
+    >>> g_bptt = rtrl.sequence_gradient(params, X, y, cell=cell, learner="bptt")
+    >>> bool(np.allclose(g_rtrl["weight_hh"], g_bptt["weight_hh"], rtol=1e-10))
+    True
+    """
+    cell = make_cell(cell)
+    learner = make_learner(learner)
+    loss = make_loss(loss)
+    layout = cell.infer_layout(params)
+    dt = _resolve_dtype(params, dtype)
+    w = _check_params(params, layout, dt)
+    X = check_array(X, dtype=dt, ensure_all_finite=True, input_name="X")
+    n_steps = X.shape[0]
+    if X.shape[1] != layout.n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features but weight_ih expects {layout.n_features}"
+        )
+    Y, labels = loss.targets(y, n_steps, layout.n_outputs, dt)
+    if sample_weight is None:
+        weights = np.ones(n_steps, dtype=dt)
+    else:
+        weights = check_array(
+            sample_weight, dtype=dt, ensure_2d=False, input_name="sample_weight"
+        )
+        if weights.ndim != 1 or weights.shape[0] != n_steps:
+            raise ValueError(
+                f"sample_weight must have shape ({n_steps},), got {np.shape(sample_weight)}"
+            )
+        if (weights < 0).any():
+            raise ValueError("sample_weight must be non-negative")
+        weights = np.ascontiguousarray(weights)
+    n_threads = effective_n_threads(n_jobs)
+    check_state_memory(learner, layout, dt.itemsize, n_steps)
+
+    state = np.zeros(layout.state_size, dtype=dt)
+    learner_state = learner.init_state(layout, dt)
+    grad = np.zeros(layout.n_params, dtype=dt)
+    with blas_single_threaded():
+        total = learner.run(layout, w, X, Y, labels, weights, state, learner_state, grad,
+                            loss.kind, n_threads)
+    grads = layout.unpack(grad)
+    return (grads, float(total)) if return_loss else grads

@@ -1,0 +1,145 @@
+"""Gradient algorithms (learners): how the error signal becomes a gradient, online or not.
+
+Every learner consumes what the cells provide each step -- the state Jacobian D_t and the
+immediate Jacobian in Kronecker form (G_g, z_g) -- and never a dense I_t. A learner object
+holds only its hyperparameters; its state (the influence matrix for RTRL) is a NumPy array
+handed to its Cython kernel, so it can be pickled or resumed with the model.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from . import _core
+from .cells import Layout
+
+__all__ = ["BPTT", "LEARNERS", "RTRL", "Learner", "make_learner"]
+
+
+class Learner:
+    """Base class of the gradient algorithms."""
+
+    name: ClassVar[str]
+    #: True if the learner's gradient equals BPTT's (to rounding) for fixed parameters.
+    exact: ClassVar[bool] = False
+    #: True if the learner can run online (no look-ahead over the sequence).
+    online: ClassVar[bool] = True
+
+    def state_bytes(self, layout: Layout, itemsize: int, n_steps: int) -> int:
+        """Bytes of the learner's state for this network (and sequence length, if it
+        stores the sequence)."""
+        raise NotImplementedError
+
+    def init_state(self, layout: Layout, dtype) -> dict[str, np.ndarray]:
+        """Fresh learner state at the start of a stream."""
+        return {}
+
+    def run(self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind,
+            n_threads):
+        """Advance over one chunk, accumulating the gradient estimate into ``grad``.
+
+        ``state`` (s_t) and ``learner_state`` are updated in place; returns the weighted loss.
+        """
+        raise NotImplementedError
+
+    def get_params(self) -> dict:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_params() == other.get_params()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(self.get_params().items()))))
+
+
+def influence_block_width(state_size: int, n_columns: int) -> int:
+    """Width of the column blocks of J processed by one thread in one GEMM.
+
+    A block of S x width numbers (about 256 KiB in float64) stays in the L2 cache while
+    I_t is added and the gradient read out. The width depends on S and P only, so results do
+    not depend on the number of threads.
+    """
+    width = max(64, (32768 // max(state_size, 1)) // 16 * 16)
+    return int(min(width, n_columns))
+
+
+class RTRL(Learner):
+    r"""Exact Real-Time Recurrent Learning (Williams & Zipser 1989).
+
+    Carries the influence matrix :math:`J_t = \partial s_t / \partial \theta` (S x P) forward:
+
+    .. math::
+        J_t = D_t J_{t-1} + I_t,\qquad g_t = \bar e_t J_t,
+
+    where :math:`\bar e_t = \partial L_t / \partial s_t` and
+    :math:`I_t = \sum_g G_g \otimes z_g^\top`. With the parameters fixed, :math:`\sum_t g_t`
+    is the exact gradient -- equal to BPTT's to rounding.
+
+    Cost per step :math:`2 S^2 P` flops (one GEMM; :math:`O(n^4)` for an Elman cell with
+    P = n(n+m+2)); memory :math:`S P` numbers plus one S x block buffer per thread.
+
+    References
+    ----------
+    R. J. Williams and D. Zipser, "A learning algorithm for continually running fully
+    recurrent neural networks", Neural Computation 1(2), 1989.
+    """
+
+    name = "rtrl"
+    exact = True
+
+    def state_bytes(self, layout, itemsize, n_steps):
+        return layout.state_size * layout.n_recurrent_params * itemsize
+
+    def init_state(self, layout, dtype):
+        return {"influence": np.zeros((layout.state_size, layout.n_recurrent_params), dtype)}
+
+    def run(self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind,
+            n_threads):
+        J = learner_state["influence"]
+        width = influence_block_width(J.shape[0], J.shape[1])
+        return _core.rtrl_run(layout.to_kernel(), w, X, Y, labels, weights, state, J, grad,
+                              loss_kind, width, n_threads)
+
+
+class BPTT(Learner):
+    r"""Full backpropagation through time over each sequence (the oracle; not online).
+
+    .. math::
+        \delta_T = \bar e_T,\quad \delta_t = \bar e_t + \delta_{t+1} D_{t+1},\quad
+        g = \sum_t \delta_t I_t .
+
+    Stores the states and error signals of the sequence (2 T S numbers) and recomputes each
+    step's Jacobians on the way back; cost :math:`O(T S^2)`.
+    """
+
+    name = "bptt"
+    exact = True
+    online = False
+
+    def state_bytes(self, layout, itemsize, n_steps):
+        return (2 * n_steps + 1) * layout.state_size * itemsize
+
+    def run(self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind,
+            n_threads):
+        return _core.bptt_run(layout.to_kernel(), w, X, Y, labels, weights, state, grad,
+                              loss_kind)
+
+
+LEARNERS: dict[str, type[Learner]] = {c.name: c for c in (RTRL, BPTT)}
+
+
+def make_learner(learner: str | Learner) -> Learner:
+    """A learner object from a learner or its name (``"rtrl"``, ``"bptt"``)."""
+    if isinstance(learner, Learner):
+        return learner
+    if not isinstance(learner, str):
+        raise TypeError(f"learner must be a Learner or one of {sorted(LEARNERS)}, got {learner!r}")
+    if learner not in LEARNERS:
+        raise ValueError(f"unknown learner {learner!r}; choose one of {sorted(LEARNERS)}")
+    return LEARNERS[learner]()
