@@ -36,6 +36,18 @@ def _check_params(params: Mapping, layout: Layout, dtype) -> np.ndarray:
     return layout.pack(params, dtype)
 
 
+def check_numeric(value, *, name: str, dtype, ensure_2d: bool = True) -> np.ndarray:
+    """``check_array`` with finiteness checked, and every error naming the argument."""
+    try:
+        return check_array(
+            value, dtype=dtype, ensure_2d=ensure_2d, ensure_all_finite=True, input_name=name
+        )
+    except (TypeError, ValueError) as exc:
+        if name in str(exc):
+            raise
+        raise type(exc)(f"{name} must be numeric and finite: {exc}") from None
+
+
 def check_state_memory(learner: Learner, layout: Layout, itemsize: int, n_steps: int) -> None:
     """Refuse the learner before allocation if its state would not fit in memory."""
     others = {
@@ -127,7 +139,7 @@ def sequence_gradient(
     layout = cell.infer_layout(params)
     dt = _resolve_dtype(params, dtype)
     w = _check_params(params, layout, dt)
-    X = check_array(X, dtype=dt, ensure_all_finite=True, input_name="X")
+    X = check_numeric(X, name="X", dtype=dt)
     n_steps = X.shape[0]
     if X.shape[1] != layout.n_features:
         raise ValueError(
@@ -137,9 +149,7 @@ def sequence_gradient(
     if sample_weight is None:
         weights = np.ones(n_steps, dtype=dt)
     else:
-        weights = check_array(
-            sample_weight, dtype=dt, ensure_2d=False, input_name="sample_weight"
-        )
+        weights = check_numeric(sample_weight, name="sample_weight", dtype=dt, ensure_2d=False)
         if weights.ndim != 1 or weights.shape[0] != n_steps:
             raise ValueError(
                 f"sample_weight must have shape ({n_steps},), got {np.shape(sample_weight)}"

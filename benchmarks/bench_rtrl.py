@@ -1,0 +1,145 @@
+"""Exact RTRL steps/s against the GEMM bound and a plain NumPy implementation.
+
+Usage::
+
+    python benchmarks/bench_rtrl.py [--sizes 16 32 64 128 256] [--threads 1 2] [--min-time 0.5]
+
+For each hidden size n (Elman, m = 8 inputs, one output) and dtype, one process measures
+
+* ``rtrl``: steps/s of ``rtrl``'s kernel (``_core.rtrl_run``) with the given OpenMP threads;
+* ``gemm``: steps/s if a step cost only NumPy's ``W @ J`` of the same shape (n x n times
+  n x P), with NumPy's BLAS limited to the same number of threads -- the GEMM bound;
+* ``numpy``: steps/s of the plain NumPy per-step implementation in ``numpy_rtrl.py``
+  (single-threaded BLAS, float64 and float32 alike).
+
+Ratios are what matter: the machine is shared and absolute numbers vary from run to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+sys.path.insert(0, os.path.dirname(__file__))
+from numpy_rtrl import numpy_rtrl_elman  # noqa: E402
+
+import rtrl  # noqa: E402
+from rtrl import _core  # noqa: E402
+from rtrl.learners import influence_block_width  # noqa: E402
+
+
+def _rate(fn, steps_per_call, min_time):
+    """Steps per second of ``fn`` (best of repeated timings totalling >= min_time)."""
+    fn()  # warm up (page faults, BLAS buffers)
+    best = np.inf
+    spent = 0.0
+    calls = 0
+    while spent < min_time or calls < 3:
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        best = min(best, dt)
+        spent += dt
+        calls += 1
+    return steps_per_call / best
+
+
+def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
+    cell = rtrl.cells.Elman()
+    params = cell.init_params(n, m, n_out, random_state=0, dtype=dtype)
+    layout = cell.infer_layout(params)
+    S, P = layout.state_size, layout.n_recurrent_params
+    flat = layout.pack(params, dtype)
+    steps = max(2, int(2e8 / (2 * S * S * P)))  # ~0.2 GFlop per call
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(steps, m)).astype(dtype)
+    Y = rng.normal(size=(steps, n_out)).astype(dtype)
+    weights = np.ones(steps, dtype=dtype)
+    labels = np.empty(0, dtype=np.intp)
+    spec = layout.to_kernel()
+    J = np.zeros((S, P), dtype=dtype)
+    state = np.zeros(S, dtype=dtype)
+    grad = np.zeros(layout.n_params, dtype=dtype)
+    width = influence_block_width(S, P)
+    row = {"n": n, "dtype": np.dtype(dtype).name, "S": S, "P": P}
+    for nt in threads:
+        with threadpool_limits(1, user_api="blas"):
+            row[f"rtrl@{nt}"] = _rate(
+                lambda nt=nt: _core.rtrl_run(spec, flat, X, Y, labels, weights, state, J, grad,
+                                             0, width, nt),
+                steps, min_time)
+        D = rng.normal(size=(S, S)).astype(dtype)
+        Jb = rng.normal(size=(S, P)).astype(dtype)
+        out = np.empty_like(Jb)
+        gemm_reps = max(1, steps // 4)
+
+        def gemm(D=D, Jb=Jb, out=out, reps=gemm_reps):
+            for _ in range(reps):
+                np.matmul(D, Jb, out=out)
+
+        with threadpool_limits(nt, user_api="blas"):
+            row[f"gemm@{nt}"] = _rate(gemm, gemm_reps, min_time)
+    if with_numpy:
+        Jn = np.zeros((S, P), dtype=dtype)
+        sn = np.zeros(S, dtype=dtype)
+        gn = np.zeros(layout.n_params, dtype=dtype)
+        with threadpool_limits(1, user_api="blas"):
+            row["numpy"] = _rate(
+                lambda: numpy_rtrl_elman(flat, layout, X, Y, weights, sn, Jn, gn), steps, min_time
+            )
+    return row
+
+
+def machine_summary():
+    blas = [
+        f"{i['internal_api']} {i.get('version')} ({i.get('architecture')})"
+        for i in threadpool_info()
+        if i["user_api"] == "blas"
+    ]
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"OpenMP {'on' if rtrl._openmp_parallelism_enabled() else 'off'}, BLAS: "
+        + "; ".join(sorted(set(blas)))
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256])
+    parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--min-time", type=float, default=0.5)
+    parser.add_argument("--no-numpy", action="store_true")
+    args = parser.parse_args(argv)
+    print(machine_summary())
+    t1 = args.threads[0]
+    header = f"{'n':>4} {'dtype':>8} {'rtrl steps/s@' + str(t1):>16} {'gemm bound':>11} "
+    header += f"{'of bound':>9} {'numpy steps/s':>14} {'x numpy':>8}"
+    for nt in args.threads[1:]:
+        header += f" {'steps/s@' + str(nt):>12} {'of bound@' + str(nt):>11} {'speedup':>8}"
+    print(header)
+    for dtype in args.dtypes:
+        for n in args.sizes:
+            r = bench_size(n, np.dtype(dtype).type, args.threads, args.min_time,
+                           with_numpy=not args.no_numpy)
+            line = (f"{n:>4} {r['dtype']:>8} {r[f'rtrl@{t1}']:>16.1f} {r[f'gemm@{t1}']:>11.1f} "
+                    f"{r[f'rtrl@{t1}'] / r[f'gemm@{t1}']:>9.2f} ")
+            if "numpy" in r:
+                line += f"{r['numpy']:>14.1f} {r[f'rtrl@{t1}'] / r['numpy']:>8.1f}"
+            else:
+                line += f"{'-':>14} {'-':>8}"
+            for nt in args.threads[1:]:
+                line += (f" {r[f'rtrl@{nt}']:>12.1f} {r[f'rtrl@{nt}'] / r[f'gemm@{nt}']:>11.2f}"
+                         f" {r[f'rtrl@{nt}'] / r[f'rtrl@{t1}']:>8.2f}")
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

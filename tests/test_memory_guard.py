@@ -1,0 +1,49 @@
+"""The influence state is refused before allocation when it cannot fit."""
+
+import time
+
+import numpy as np
+import pytest
+
+import rtrl
+from rtrl._memory import available_memory, format_bytes
+
+
+def _huge_params(n=2000, m=4):
+    # Only the shapes matter; the arrays are views of a single zero so they cost no memory.
+    cell = rtrl.cells.Elman()
+    shapes = cell.layout(n, m, 1).shapes()
+    zero = np.zeros(1)
+    return cell, {k: np.broadcast_to(zero, s) for k, s in shapes.items()}
+
+
+def test_memory_guard_fires_before_allocation_within_a_second():
+    cell, params = _huge_params()
+    n, m = 2000, 4
+    needed = n * n * (n + m + 2) * 8  # S x P float64: about 64 GB
+    assert needed > available_memory()
+    X = np.zeros((5, m))
+    y = np.zeros(5)
+    t0 = time.perf_counter()
+    with pytest.raises(rtrl.InfluenceMemoryError) as info:
+        rtrl.sequence_gradient(params, X, y, cell=cell, learner="rtrl")
+    assert time.perf_counter() - t0 < 1.0
+    msg = str(info.value)
+    assert format_bytes(needed) in msg and str(needed) in msg
+    assert "'bptt'" in msg  # the cheaper learner that fits is named
+    assert isinstance(info.value, MemoryError)
+
+
+def test_bptt_runs_where_rtrl_is_refused():
+    # BPTT's state is O(T S): it fits where the influence matrix does not.
+    cell = rtrl.cells.Elman()
+    learner = rtrl.learners.make_learner("bptt")
+    layout = cell.layout(2000, 4, 1)
+    assert learner.state_bytes(layout, 8, 5) < 1e6
+
+
+def test_state_bytes_formula_for_exact_rtrl():
+    layout = rtrl.cells.LSTM().layout(10, 3, 2)
+    S, P = 20, 40 * (3 + 10 + 2)
+    assert layout.state_size == S and layout.n_recurrent_params == P
+    assert rtrl.learners.RTRL().state_bytes(layout, 8, 100) == S * P * 8
