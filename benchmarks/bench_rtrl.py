@@ -27,11 +27,11 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 sys.path.insert(0, os.path.dirname(__file__))
-from numpy_rtrl import numpy_rtrl_elman  # noqa: E402
+from numpy_rtrl import numpy_rtrl_elman
 
-import rtrl  # noqa: E402
-from rtrl import _core  # noqa: E402
-from rtrl.learners import influence_block_width  # noqa: E402
+import rtrl
+from rtrl import _core
+from rtrl.learners import influence_block_width
 
 
 def _rate(fn, steps_per_call, min_time):
@@ -71,9 +71,12 @@ def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
     for nt in threads:
         with threadpool_limits(1, user_api="blas"):
             row[f"rtrl@{nt}"] = _rate(
-                lambda nt=nt: _core.rtrl_run(spec, flat, X, Y, labels, weights, state, J, grad,
-                                             0, width, nt),
-                steps, min_time)
+                lambda nt=nt: _core.rtrl_run(
+                    spec, flat, X, Y, labels, weights, state, J, grad, 0, width, nt
+                ),
+                steps,
+                min_time,
+            )
         D = rng.normal(size=(S, S)).astype(dtype)
         Jb = rng.normal(size=(S, P)).astype(dtype)
         out = np.empty_like(Jb)
@@ -127,17 +130,22 @@ def main(argv=None):
     print(header)
     for dtype in args.dtypes:
         for n in args.sizes:
-            r = bench_size(n, np.dtype(dtype).type, args.threads, args.min_time,
-                           with_numpy=not args.no_numpy)
-            line = (f"{n:>4} {r['dtype']:>8} {r[f'rtrl@{t1}']:>16.1f} {r[f'gemm@{t1}']:>11.1f} "
-                    f"{r[f'rtrl@{t1}'] / r[f'gemm@{t1}']:>9.2f} ")
+            r = bench_size(
+                n, np.dtype(dtype).type, args.threads, args.min_time, with_numpy=not args.no_numpy
+            )
+            line = (
+                f"{n:>4} {r['dtype']:>8} {r[f'rtrl@{t1}']:>16.1f} {r[f'gemm@{t1}']:>11.1f} "
+                f"{r[f'rtrl@{t1}'] / r[f'gemm@{t1}']:>9.2f} "
+            )
             if "numpy" in r:
                 line += f"{r['numpy']:>14.1f} {r[f'rtrl@{t1}'] / r['numpy']:>8.1f}"
             else:
                 line += f"{'-':>14} {'-':>8}"
             for nt in args.threads[1:]:
-                line += (f" {r[f'rtrl@{nt}']:>12.1f} {r[f'rtrl@{nt}'] / r[f'gemm@{nt}']:>11.2f}"
-                         f" {r[f'rtrl@{nt}'] / r[f'rtrl@{t1}']:>8.2f}")
+                line += (
+                    f" {r[f'rtrl@{nt}']:>12.1f} {r[f'rtrl@{nt}'] / r[f'gemm@{nt}']:>11.2f}"
+                    f" {r[f'rtrl@{nt}'] / r[f'rtrl@{t1}']:>8.2f}"
+                )
             print(line, flush=True)
 
 

@@ -19,10 +19,12 @@ def test_two_threads_equal_one_thread(cell_case, learner):
     params, X, y, w = make_problem(cell, 40, 5, 2, T=12, seed=11, scale=0.3)
     layout = cell.infer_layout(params)
     assert layout.n_recurrent_params // learner.block_width >= 4
-    g1 = rtrl.sequence_gradient(params, X, y, cell=cell, learner=learner, n_jobs=1,
-                                sample_weight=w)
-    g2 = rtrl.sequence_gradient(params, X, y, cell=cell, learner=learner, n_jobs=2,
-                                sample_weight=w)
+    g1 = rtrl.sequence_gradient(
+        params, X, y, cell=cell, learner=learner, n_jobs=1, sample_weight=w
+    )
+    g2 = rtrl.sequence_gradient(
+        params, X, y, cell=cell, learner=learner, n_jobs=2, sample_weight=w
+    )
     for name in params:
         assert rel_err(g2[name], g1[name]) <= 1e-12, name
 
@@ -44,8 +46,9 @@ def test_block_width_does_not_change_the_gradient(cell_case):
     params, X, y, w = make_problem(cell, 9, 3, 2, T=15, seed=2)
     ref = rtrl.sequence_gradient(params, X, y, cell=cell, learner="bptt", sample_weight=w)
     for width in (1, 5, 64, 10_000):
-        g = rtrl.sequence_gradient(params, X, y, cell=cell, learner=RTRL(block_width=width),
-                                   sample_weight=w)
+        g = rtrl.sequence_gradient(
+            params, X, y, cell=cell, learner=RTRL(block_width=width), sample_weight=w
+        )
         for name in params:
             assert rel_err(g[name], ref[name]) <= 1e-10, (width, name)
 
@@ -90,8 +93,9 @@ def test_float32_follows_float64(cell_case, learner):
     for name in params:
         assert g32[name].dtype == np.float32
         assert rel_err(g32[name], g64[name]) <= 2e-4, name
-    forced = rtrl.sequence_gradient(params, X, y, cell=cell, learner=learner, sample_weight=w,
-                                    dtype="float32")
+    forced = rtrl.sequence_gradient(
+        params, X, y, cell=cell, learner=learner, sample_weight=w, dtype="float32"
+    )
     for name in params:
         np.testing.assert_array_equal(forced[name], g32[name])
 

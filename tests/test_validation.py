@@ -52,8 +52,12 @@ CASES = [
     ("loss-unknown", dict(loss="hinge"), ValueError, "unknown loss"),
     ("loss-type", dict(loss=None), TypeError, "loss"),
     ("param-missing", dict(params=_with(weight_hh=None)), ValueError, "weight_hh"),
-    ("param-missing-readout", dict(params=_with(readout_weight=None)), ValueError,
-     "readout_weight"),
+    (
+        "param-missing-readout",
+        dict(params=_with(readout_weight=None)),
+        ValueError,
+        "readout_weight",
+    ),
     ("param-extra", dict(params=_with(weight_xx=np.zeros(3))), ValueError, "weight_xx"),
     ("param-shape", dict(params=_with(weight_hh=np.zeros((4, 5)))), ValueError, "weight_hh"),
     ("param-bias-shape", dict(params=_with(bias_ih=np.zeros(5))), ValueError, "bias_ih"),
@@ -64,21 +68,33 @@ CASES = [
     ("dtype", dict(dtype="int32"), ValueError, "dtype"),
     ("n_jobs-zero", dict(n_jobs=0), ValueError, "n_jobs"),
     ("n_jobs-type", dict(n_jobs="two"), TypeError, "n_jobs"),
-    ("nonlinearity", dict(cell="elman", params=PARAMS, _cell=("elman", "sigmoid")), ValueError,
-     "nonlinearity"),
+    (
+        "nonlinearity",
+        dict(cell="elman", params=PARAMS, _cell=("elman", "sigmoid")),
+        ValueError,
+        "nonlinearity",
+    ),
     ("leak-range", dict(_cell=("leak", 1.5)), ValueError, "leak"),
     ("leak-zero", dict(_cell=("leak", 0.0)), ValueError, "leak"),
     ("ce-labels-range", dict(loss="cross_entropy", y=np.arange(10)), ValueError, "class"),
     ("ce-labels-float", dict(loss="cross_entropy", y=np.full(10, 0.5)), ValueError, "integer"),
     ("ce-labels-2d", dict(loss="cross_entropy", y=np.zeros((10, 2), int)), ValueError, "1-D"),
-    ("ce-one-output", dict(loss="cross_entropy", y=np.zeros(10, int),
-                           params=make_problem(CELL, 4, 3, 1, T=10, seed=0)[0]), ValueError,
-     "at least 2"),
+    (
+        "ce-one-output",
+        dict(
+            loss="cross_entropy",
+            y=np.zeros(10, int),
+            params=make_problem(CELL, 4, 3, 1, T=10, seed=0)[0],
+        ),
+        ValueError,
+        "at least 2",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("overrides", "exc", "fragment"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("overrides", "exc", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_input_is_named(overrides, exc, fragment):
     kwargs = dict(params=PARAMS, X=X_, y=Y, cell=CELL, sample_weight=W)
     overrides = dict(overrides)

@@ -200,8 +200,7 @@ class Cell:
         v = np.asarray(params["readout_weight"])
         if w_ih.ndim != 2 or v.ndim != 2:
             raise ValueError(
-                "weight_ih and readout_weight must be 2-D, got shapes "
-                f"{w_ih.shape} and {v.shape}"
+                f"weight_ih and readout_weight must be 2-D, got shapes {w_ih.shape} and {v.shape}"
             )
         n, m, n_out = v.shape[1], w_ih.shape[1], v.shape[0]
         layout = self.layout(n, m, n_out)
@@ -297,7 +296,9 @@ class Elman(Cell):
         return {"nonlinearity": self.nonlinearity, "leak": self.leak}
 
     def groups(self, n, m, n_out):
-        return (Group(n, (("weight_ih", m), ("bias_ih", None), ("weight_hh", n), ("bias_hh", None))),)
+        return (
+            Group(n, (("weight_ih", m), ("bias_ih", None), ("weight_hh", n), ("bias_hh", None))),
+        )
 
 
 class LSTM(Cell):
@@ -319,7 +320,9 @@ class LSTM(Cell):
 
     def groups(self, n, m, n_out):
         return (
-            Group(4 * n, (("weight_ih", m), ("bias_ih", None), ("weight_hh", n), ("bias_hh", None))),
+            Group(
+                4 * n, (("weight_ih", m), ("bias_ih", None), ("weight_hh", n), ("bias_hh", None))
+            ),
         )
 
 
@@ -390,7 +393,10 @@ def make_cell(cell: str | Cell, nonlinearity: str | None = None) -> Cell:
     ``nonlinearity`` (torch's keyword) applies to the cells that have one.
     """
     if isinstance(cell, Cell):
-        if nonlinearity is not None and getattr(cell, "nonlinearity", nonlinearity) != nonlinearity:
+        if (
+            nonlinearity is not None
+            and getattr(cell, "nonlinearity", nonlinearity) != nonlinearity
+        ):
             raise ValueError(
                 f"nonlinearity={nonlinearity!r} conflicts with the cell {cell!r}; set it once"
             )

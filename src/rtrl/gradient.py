@@ -142,9 +142,7 @@ def sequence_gradient(
     X = check_numeric(X, name="X", dtype=dt)
     n_steps = X.shape[0]
     if X.shape[1] != layout.n_features:
-        raise ValueError(
-            f"X has {X.shape[1]} features but weight_ih expects {layout.n_features}"
-        )
+        raise ValueError(f"X has {X.shape[1]} features but weight_ih expects {layout.n_features}")
     Y, labels = loss.targets(y, n_steps, layout.n_outputs, dt)
     if sample_weight is None:
         weights = np.ones(n_steps, dtype=dt)
@@ -164,7 +162,8 @@ def sequence_gradient(
     learner_state = learner.init_state(layout, dt)
     grad = np.zeros(layout.n_params, dtype=dt)
     with blas_single_threaded():
-        total = learner.run(layout, w, X, Y, labels, weights, state, learner_state, grad,
-                            loss.kind, n_threads)
+        total = learner.run(
+            layout, w, X, Y, labels, weights, state, learner_state, grad, loss.kind, n_threads
+        )
     grads = layout.unpack(grad)
     return (grads, float(total)) if return_loss else grads

@@ -36,8 +36,9 @@ class Learner:
         """Fresh learner state at the start of a stream."""
         return {}
 
-    def run(self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind,
-            n_threads):
+    def run(
+        self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind, n_threads
+    ):
         """Advance over one chunk, accumulating the gradient estimate into ``grad``.
 
         ``state`` (s_t) and ``learner_state`` are updated in place; returns the weighted loss.
@@ -108,7 +109,9 @@ class RTRL(Learner):
         if block_width is not None and (
             isinstance(block_width, bool) or not isinstance(block_width, int) or block_width < 1
         ):
-            raise ValueError(f"block_width must be None or a positive integer, got {block_width!r}")
+            raise ValueError(
+                f"block_width must be None or a positive integer, got {block_width!r}"
+            )
         self.block_width = block_width
 
     def get_params(self) -> dict:
@@ -120,12 +123,25 @@ class RTRL(Learner):
     def init_state(self, layout, dtype):
         return {"influence": np.zeros((layout.state_size, layout.n_recurrent_params), dtype)}
 
-    def run(self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind,
-            n_threads):
+    def run(
+        self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind, n_threads
+    ):
         J = learner_state["influence"]
         width = self.block_width or influence_block_width(J.shape[0], J.shape[1])
-        return _core.rtrl_run(layout.to_kernel(), w, X, Y, labels, weights, state, J, grad,
-                              loss_kind, width, n_threads)
+        return _core.rtrl_run(
+            layout.to_kernel(),
+            w,
+            X,
+            Y,
+            labels,
+            weights,
+            state,
+            J,
+            grad,
+            loss_kind,
+            width,
+            n_threads,
+        )
 
 
 class BPTT(Learner):
@@ -146,10 +162,10 @@ class BPTT(Learner):
     def state_bytes(self, layout, itemsize, n_steps):
         return (2 * n_steps + 1) * layout.state_size * itemsize
 
-    def run(self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind,
-            n_threads):
-        return _core.bptt_run(layout.to_kernel(), w, X, Y, labels, weights, state, grad,
-                              loss_kind)
+    def run(
+        self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind, n_threads
+    ):
+        return _core.bptt_run(layout.to_kernel(), w, X, Y, labels, weights, state, grad, loss_kind)
 
 
 LEARNERS: dict[str, type[Learner]] = {c.name: c for c in (RTRL, BPTT)}
