@@ -30,24 +30,36 @@ sys.path.insert(0, os.path.dirname(__file__))
 from numpy_rtrl import numpy_rtrl_elman
 
 import rtrl
-from rtrl import _core
-from rtrl.learners import influence_block_width
+from rtrl.learners import RTRL
 
 
-def _rate(fn, steps_per_call, min_time):
-    """Steps per second of ``fn`` (best of repeated timings totalling >= min_time)."""
-    fn()  # warm up (page faults, BLAS buffers)
-    best = np.inf
+def _timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _rates(contenders, min_time, rounds=5):
+    """Steps/s of each contender, ``{name: (fn, steps_per_call, limits)}``.
+
+    The contenders are timed in interleaved rounds (A B C A B C ...) and each keeps its best
+    time, so a change of load on the shared machine affects them all alike.
+    """
+    best = {}
+    for name, (fn, _, limits) in contenders.items():
+        with threadpool_limits(limits, user_api="blas"):
+            fn()  # warm up: page faults, BLAS buffers
+            best[name] = np.inf
     spent = 0.0
-    calls = 0
-    while spent < min_time or calls < 3:
-        t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
-        best = min(best, dt)
-        spent += dt
-        calls += 1
-    return steps_per_call / best
+    done = 0
+    while done < rounds or spent < min_time * len(contenders):
+        for name, (fn, _, limits) in contenders.items():
+            with threadpool_limits(limits, user_api="blas"):
+                dt = _timed(fn)
+            best[name] = min(best[name], dt)
+            spent += dt
+        done += 1
+    return {name: contenders[name][1] / best[name] for name in contenders}
 
 
 def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
@@ -62,40 +74,40 @@ def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
     Y = rng.normal(size=(steps, n_out)).astype(dtype)
     weights = np.ones(steps, dtype=dtype)
     labels = np.empty(0, dtype=np.intp)
-    spec = layout.to_kernel()
-    J = np.zeros((S, P), dtype=dtype)
+    learner = RTRL()
+    learner_state = learner.init_state(layout, dtype)
     state = np.zeros(S, dtype=dtype)
     grad = np.zeros(layout.n_params, dtype=dtype)
-    width = influence_block_width(S, P)
-    row = {"n": n, "dtype": np.dtype(dtype).name, "S": S, "P": P}
+    D = rng.normal(size=(S, S)).astype(dtype)
+    Jb = rng.normal(size=(S, P)).astype(dtype)
+    out = np.empty_like(Jb)
+    gemm_reps = max(1, steps // 4)
+
+    def gemm(reps=gemm_reps):
+        for _ in range(reps):
+            np.matmul(D, Jb, out=out)
+
+    contenders = {}
     for nt in threads:
-        with threadpool_limits(1, user_api="blas"):
-            row[f"rtrl@{nt}"] = _rate(
-                lambda nt=nt: _core.rtrl_run(
-                    spec, flat, X, Y, labels, weights, state, J, grad, 0, width, nt
-                ),
-                steps,
-                min_time,
-            )
-        D = rng.normal(size=(S, S)).astype(dtype)
-        Jb = rng.normal(size=(S, P)).astype(dtype)
-        out = np.empty_like(Jb)
-        gemm_reps = max(1, steps // 4)
-
-        def gemm(D=D, Jb=Jb, out=out, reps=gemm_reps):
-            for _ in range(reps):
-                np.matmul(D, Jb, out=out)
-
-        with threadpool_limits(nt, user_api="blas"):
-            row[f"gemm@{nt}"] = _rate(gemm, gemm_reps, min_time)
+        contenders[f"rtrl@{nt}"] = (
+            lambda nt=nt: learner.run(
+                layout, flat, X, Y, labels, weights, state, learner_state, grad, 0, nt
+            ),
+            steps,
+            1,  # BLAS single-threaded inside the OpenMP kernel
+        )
+        contenders[f"gemm@{nt}"] = (gemm, gemm_reps, nt)
     if with_numpy:
         Jn = np.zeros((S, P), dtype=dtype)
         sn = np.zeros(S, dtype=dtype)
         gn = np.zeros(layout.n_params, dtype=dtype)
-        with threadpool_limits(1, user_api="blas"):
-            row["numpy"] = _rate(
-                lambda: numpy_rtrl_elman(flat, layout, X, Y, weights, sn, Jn, gn), steps, min_time
-            )
+        contenders["numpy"] = (
+            lambda: numpy_rtrl_elman(flat, layout, X, Y, weights, sn, Jn, gn),
+            steps,
+            1,
+        )
+    row = {"n": n, "dtype": np.dtype(dtype).name, "S": S, "P": P}
+    row.update(_rates(contenders, min_time))
     return row
 
 

@@ -34,7 +34,9 @@ def test_default_block_width_splits_large_networks_across_threads():
     cell = rtrl.cells.Elman()
     params, X, y, w = make_problem(cell, 64, 8, 1, T=6, seed=1, scale=0.2)
     layout = cell.infer_layout(params)
-    assert layout.n_recurrent_params // influence_block_width(64, layout.n_recurrent_params) >= 2
+    assert (
+        layout.n_recurrent_params // influence_block_width(64, layout.n_recurrent_params, 8) >= 2
+    )
     g1 = rtrl.sequence_gradient(params, X, y, cell=cell, n_jobs=1, sample_weight=w)
     g2 = rtrl.sequence_gradient(params, X, y, cell=cell, n_jobs=2, sample_weight=w)
     for name in params:
@@ -130,3 +132,28 @@ def test_kernels_release_the_gil():
     stop.set()
     t.join()
     assert counter[0] > 1000
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [3, 7, 13, 24])
+def test_small_state_kernels_equal_the_blas_path(cell_case, n, dtype):
+    """The register-tiled kernels for small states (ragged rows and columns included) give
+    the BLAS path's gradient, and the one-thread result equals the two-thread one."""
+    _, cell = cell_case
+    params, X, y, w = make_problem(cell, n, 3, 2, T=12, seed=n, scale=0.4, dtype=dtype)
+    tol = 1e-12 if dtype == np.float64 else 1e-4
+    learner = RTRL(block_width=37)  # ragged blocks: 37 is neither a multiple of 8 nor 16
+    previous = rtrl._core._set_microkernels(False)
+    try:
+        blas = rtrl.sequence_gradient(params, X, y, cell=cell, learner=learner, sample_weight=w)
+    finally:
+        rtrl._core._set_microkernels(*previous)
+    tiled = rtrl.sequence_gradient(
+        params, X, y, cell=cell, learner=learner, sample_weight=w, n_jobs=1
+    )
+    tiled2 = rtrl.sequence_gradient(
+        params, X, y, cell=cell, learner=learner, sample_weight=w, n_jobs=2
+    )
+    for name in params:
+        assert rel_err(tiled[name], blas[name]) <= tol, name
+        np.testing.assert_array_equal(tiled2[name], tiled[name])

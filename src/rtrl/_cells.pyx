@@ -81,12 +81,13 @@ cdef void _elman_step(const Layout* L, const floating* w, const floating* x,
     memcpy(z + m + 1, s_prev, n * sizeof(floating))
     z[m + n + 1] = 1
     gemv_rm(False, <int> n, <int> K, <floating> 1, W, <int> K, z, <floating> 0, a)
+    if G != NULL:
+        memset(G, 0, n * n * sizeof(floating))
     for i in range(n):
         act = _act(L.nonlinearity, a[i])
         s_new[i] = (1 - alpha) * s_prev[i] + alpha * act
         if G != NULL:
             d = alpha * _act_grad(L.nonlinearity, a[i], act)
-            memset(G + i * n, 0, n * sizeof(floating))
             G[i * n + i] = d
             for l in range(n):
                 D[i * n + l] = d * W[i * K + m + 1 + l]

@@ -7,15 +7,23 @@ touched once per call. All scratch memory is allocated once per call, before the
 Notes
 -----
 Exact RTRL's step J_t = D_t J_{t-1} + I_t is a GEMM of the S x S state Jacobian with the
-S x P influence matrix (2 S^2 P flops). J is cut into column blocks of a fixed width (chosen
-from S and P only, never from the thread count, so every column is computed by the same BLAS
-call whatever the number of threads, and results do not depend on it). Each block is handled
-by one thread: a single-threaded BLAS GEMM into a thread-private buffer that stays in cache,
-then, while the block is hot, the immediate term I_t = sum_g G_g (x) z_g is added (only the
-non-zero entries of G_g are visited), the block is written back to J and its contribution
-e_bar_t J_t to the gradient is accumulated. J is thus read and written once per step; the
-extra memory is one S x block buffer per thread. The Python caller caps BLAS's own threads
-to one (threadpoolctl), so OpenMP is the only source of parallelism.
+S x P influence matrix (2 S^2 P flops). J is cut into column blocks of a fixed width bw
+(chosen from S and P only, never from the thread count, so every column is computed by the
+same BLAS call whatever the number of threads, and results do not depend on it). Each
+block's new value depends only on its old value, so a block is one single-threaded BLAS
+GEMM; right after it, while the block is in cache, the immediate term
+I_t = sum_g G_g (x) z_g is added (only the non-zero entries of G_g are visited) and the
+block's contribution e_bar_t J_t to the gradient is read out (a GEMV).
+
+GEMM cannot work in place, and copying J back each step would cost a full pass over memory.
+Instead J lives in a storage one block wider than itself (S x (P + bw)) and each step writes
+J_t bw columns to the right of J_{t-1} (then, next step, back to the left). Going through the
+blocks from the far end, every block's input is read before its neighbour's output lands on
+it. With several threads each takes a contiguous range of blocks; the one input per range
+that the neighbouring range would overwrite is copied aside first (one block per thread),
+then, after a barrier, all ranges advance. Extra memory: bw columns plus one S x bw buffer
+per thread. The Python caller caps BLAS's own threads to one (threadpoolctl), so OpenMP is
+the only source of parallelism.
 """
 
 from cython cimport floating
@@ -27,7 +35,30 @@ from ._blas cimport gemm_rm, gemv_rm
 from ._cells cimport (
     MAX_GROUPS, Layout, cell_step, intp_t, readout, readout_loss,
 )
+cdef extern from "_microkernels.h" nogil:
+    int rtrl_microkernels_available()
+    void rtrl_update_f64(int S, int ncols, const double* D, const double* J, intp_t ldj,
+                         double* out, intp_t ldo, const double* e, double* grad)
+    void rtrl_update_f32(int S, int ncols, const float* D, const float* J, intp_t ldj,
+                         float* out, intp_t ldo, const float* e, float* grad)
+
 from ._openmp_helpers cimport RTRL_OPENMP_ENABLED, omp_get_max_threads, omp_get_thread_num
+
+
+# States up to this size use the register-tiled kernels of _microkernels.h (where the CPU has
+# AVX2 and FMA): for RTRL's short inner dimension K = S they beat BLAS, which packs J first.
+cdef bint _microkernels = rtrl_microkernels_available() != 0
+cdef intp_t _small_state_max = 48
+
+
+def _set_microkernels(bint enabled, intp_t max_state=48):
+    """Use (if the CPU allows) or bypass the small-state kernels for states up to
+    ``max_state``; returns the previous ``(enabled, max_state)``. For tests and benchmarks."""
+    global _microkernels, _small_state_max
+    previous = (bool(_microkernels), _small_state_max)
+    _microkernels = enabled and rtrl_microkernels_available() != 0
+    _small_state_max = max_state
+    return previous
 
 
 def _openmp_parallelism_enabled():
@@ -86,23 +117,26 @@ cdef void _influence_block(const Layout* L,
                            const floating* D,      # IN  D_t (S x S)
                            const floating* G,      # IN  G_g of every group
                            const floating* z,      # IN  z_g of every group
-                           floating* J,            # IN/OUT influence (S x P), row-major
+                           const floating* J_in,   # IN  J_{t-1}[:, c0:c1]
+                           intp_t ld_in,           #     its row stride
                            const floating* e_bar,  # IN  dL_t/ds_t (S)
                            bint has_error,
                            floating* grad,         # IN/OUT += e_bar J_t on the block
                            intp_t c0, intp_t c1,   # the column block [c0, c1)
-                           floating* buf           # scratch S x (c1 - c0), thread-private
+                           floating* out,          # OUT J_t[:, c0:c1]
+                           intp_t ld_out           #     its row stride
                            ) noexcept nogil:
-    cdef intp_t S = L.S, P = L.P, bw = c1 - c0
+    cdef intp_t S = L.S, bw = c1 - c0
     cdef intp_t g, i, j, k, r, K, off, lo, hi, j0, j1, ka, kb, col
     cdef const floating* Gg
     cdef const floating* zg
     cdef floating* row
-    cdef floating gij, ei, v
-    # buf = D_t @ J_{t-1}[:, c0:c1]
-    gemm_rm(<int> S, <int> bw, <int> S, <floating> 1, D, <int> S, J + c0, <int> P,
-            <floating> 0, buf, <int> bw)
-    # buf += I_t[:, c0:c1]: column off_g + j K_g + k of group g holds G_g[:, j] z_g[k]
+    cdef floating gij
+    # out = I_t[:, c0:c1] (column off_g + j K_g + k of group g holds G_g[:, j] z_g[k]), then
+    # out += D_t @ J_{t-1}[:, c0:c1]. Writing I_t first lets the GEMM run with beta = 1,
+    # which spares BLAS a separate pass to clear the output.
+    for i in range(S):
+        memset(out + i * ld_out, 0, bw * sizeof(floating))
     for g in range(L.n_groups):
         off = L.offset[g]
         K = L.width[g]
@@ -123,24 +157,54 @@ cdef void _influence_block(const Layout* L,
                 gij = Gg[i * r + j]
                 if gij == 0:
                     continue
-                row = buf + i * bw + (col - c0)
+                row = out + i * ld_out + (col - c0)
                 for k in range(ka, kb):
                     row[k] = row[k] + gij * zg[k]
-    # J[:, c0:c1] = buf and grad[c0:c1] += e_bar^T buf, in one pass over the hot buffer
+    if _microkernels and S <= _small_state_max:
+        # GEMM and gradient read-out in one register-tiled pass
+        if floating is double:
+            rtrl_update_f64(<int> S, <int> bw, D, J_in, ld_in, out, ld_out,
+                            e_bar if has_error else NULL, grad + c0)
+        else:
+            rtrl_update_f32(<int> S, <int> bw, D, J_in, ld_in, out, ld_out,
+                            e_bar if has_error else NULL, grad + c0)
+        return
+    gemm_rm(<int> S, <int> bw, <int> S, <floating> 1, D, <int> S, J_in, <int> ld_in,
+            <floating> 1, out, <int> ld_out)
+    # grad[c0:c1] += J_t[:, c0:c1]^T e_bar while the block is still in cache
     if has_error:
-        for i in range(S):
-            ei = e_bar[i]
-            row = buf + i * bw
-            if ei == 0:
-                memcpy(J + i * P + c0, row, bw * sizeof(floating))
-                continue
-            for k in range(bw):
-                v = row[k]
-                J[i * P + c0 + k] = v
-                grad[c0 + k] = grad[c0 + k] + ei * v
-    else:
-        for i in range(S):
-            memcpy(J + i * P + c0, buf + i * bw, bw * sizeof(floating))
+        gemv_rm(True, <int> S, <int> bw, <floating> 1, out, <int> ld_out, e_bar, <floating> 1,
+                grad + c0)
+
+
+cdef inline intp_t _boundary_block(bint right, intp_t lo, intp_t hi, intp_t k,
+                                   intp_t n_ranges) noexcept nogil:
+    # The block of range k whose input the neighbouring range overwrites, or -1.
+    if right:
+        return lo if k > 0 else -1
+    return hi - 1 if k < n_ranges - 1 else -1
+
+
+cdef void _influence_range(const Layout* L, const floating* D, const floating* G,
+                           const floating* z, floating* store, intp_t ld, intp_t shift,
+                           bint right, const floating* e_bar, bint has_error,
+                           floating* grad, intp_t bw, intp_t lo, intp_t hi,
+                           intp_t saved, const floating* save_buf) noexcept nogil:
+    # J_t for the blocks [lo, hi): read at column offset `shift`, written `bw` columns to
+    # the right (`right`) or left. Blocks go in the order that reads each input before the
+    # neighbouring block's output overwrites it; block `saved` reads its saved copy.
+    cdef intp_t b, i, c0, c1
+    cdef intp_t new_shift = shift + bw if right else shift - bw
+    for i in range(hi - lo):
+        b = hi - 1 - i if right else lo + i
+        c0 = b * bw
+        c1 = min(c0 + bw, L.P)
+        if b == saved:
+            _influence_block(L, D, G, z, save_buf, c1 - c0, e_bar, has_error, grad, c0, c1,
+                             store + new_shift + c0, ld)
+        else:
+            _influence_block(L, D, G, z, store + shift + c0, ld, e_bar, has_error, grad,
+                             c0, c1, store + new_shift + c0, ld)
 
 
 def rtrl_run(dict spec,
@@ -150,19 +214,23 @@ def rtrl_run(dict spec,
              const intp_t[::1] labels,      # IN  class labels (T) or empty
              const floating[::1] weights,   # IN  sample weights (T)
              floating[::1] state,           # IN/OUT s_t (S)
-             floating[:, ::1] J,            # IN/OUT influence matrix (S x P)
+             floating[:, ::1] store,        # IN/OUT influence storage (S x (P + bw))
+             intp_t shift,                  # IN  J_{t} = store[:, shift:shift + P], 0 or bw
              floating[::1] grad,            # IN/OUT += gradient (n_params)
              int loss_kind,
-             intp_t block_width,
              int n_threads):
-    """Exact RTRL over one chunk; returns the weighted loss sum. See the module Notes."""
+    """Exact RTRL over one chunk; returns ``(weighted loss sum, new shift)``.
+
+    The influence matrix lives in ``store`` (S x (P + bw)) at column offset ``shift``; each
+    step writes J_t ``bw`` columns away from J_{t-1}, alternately right and left, so no copy
+    of J is ever made. See the module Notes.
+    """
     cdef Layout L = _layout(spec)
-    cdef intp_t T = X.shape[0], S = L.S, t, b, c0, c1, n_blocks
-    cdef int tid
-    cdef bint has_error, regression = Y.shape[0] > 0
+    cdef intp_t T = X.shape[0], S = L.S, t, k, lo, hi, saved, c0, c1, i
+    cdef intp_t ld = store.shape[1], bw = store.shape[1] - L.P, n_blocks, n_ranges
+    cdef bint has_error, right, regression = Y.shape[0] > 0
     cdef double total = 0
     cdef floating sample = 0
-    cdef intp_t bw = min(block_width, L.P)
     cdef intp_t scratch = (L.m + S + L.z_size + L.G_size + S * S + L.work_size
                            + 2 * L.n_out + S)
     cdef floating* mem
@@ -175,15 +243,18 @@ def rtrl_run(dict spec,
     cdef floating* y_hat
     cdef floating* e
     cdef floating* e_bar
-    cdef floating* bufs
+    cdef floating* save_bufs
     cdef floating* wp = <floating*> &w[0]
-    cdef floating* Jp = &J[0, 0]
+    cdef floating* Jp = &store[0, 0]
     cdef floating* sp = &state[0]
     cdef floating* gp = &grad[0]
+    if bw < 1 or (shift != 0 and shift != bw):
+        raise ValueError("inconsistent influence storage")
     n_blocks = (L.P + bw - 1) // bw
     if n_threads < 1 or not RTRL_OPENMP_ENABLED:
         n_threads = 1
-    mem = _alloc(scratch + n_threads * S * bw, sample)
+    n_ranges = min(n_threads, n_blocks)
+    mem = _alloc(scratch + n_ranges * S * bw, sample)
     x = mem
     s_new = x + L.m
     z = s_new + S
@@ -193,7 +264,7 @@ def rtrl_run(dict spec,
     y_hat = work + L.work_size
     e = y_hat + L.n_out
     e_bar = e + L.n_out
-    bufs = e_bar + S
+    save_bufs = e_bar + S
     try:
         with nogil:
             for t in range(T):
@@ -204,23 +275,37 @@ def rtrl_run(dict spec,
                                       0 if regression else labels[t],
                                       weights[t], y_hat, e, e_bar, gp)
                 has_error = weights[t] != 0
-                if n_threads == 1 or n_blocks == 1:
-                    for b in range(n_blocks):
-                        c0 = b * bw
-                        c1 = min(c0 + bw, L.P)
-                        _influence_block(&L, D, G, z, Jp, e_bar, has_error, gp, c0, c1, bufs)
+                right = shift == 0
+                if n_ranges == 1:
+                    _influence_range(&L, D, G, z, Jp, ld, shift, right, e_bar, has_error, gp,
+                                     bw, 0, n_blocks, -1, <floating*> NULL)
                 else:
-                    with parallel(num_threads=n_threads):
-                        tid = omp_get_thread_num()
-                        for b in prange(n_blocks, schedule="static"):
-                            c0 = b * bw
-                            c1 = min(c0 + bw, L.P)
-                            _influence_block(&L, D, G, z, Jp, e_bar, has_error, gp, c0, c1,
-                                             bufs + tid * S * bw)
+                    with parallel(num_threads=n_ranges):
+                        # 1. save the inputs that a neighbouring range will overwrite
+                        for k in prange(n_ranges, schedule="static"):
+                            lo = (k * n_blocks) // n_ranges     # range k: blocks [lo, hi)
+                            hi = ((k + 1) * n_blocks) // n_ranges
+                            saved = _boundary_block(right, lo, hi, k, n_ranges)
+                            if saved >= 0:
+                                c0 = saved * bw
+                                c1 = min(c0 + bw, L.P)
+                                for i in range(S):
+                                    memcpy(save_bufs + k * S * bw + i * (c1 - c0),
+                                           Jp + shift + i * ld + c0,
+                                           (c1 - c0) * sizeof(floating))
+                        # 2. (after the barrier) every range advances its blocks
+                        for k in prange(n_ranges, schedule="static"):
+                            lo = (k * n_blocks) // n_ranges     # range k: blocks [lo, hi)
+                            hi = ((k + 1) * n_blocks) // n_ranges
+                            saved = _boundary_block(right, lo, hi, k, n_ranges)
+                            _influence_range(&L, D, G, z, Jp, ld, shift, right, e_bar,
+                                             has_error, gp, bw, lo, hi, saved,
+                                             save_bufs + k * S * bw)
+                shift = bw if right else 0
                 memcpy(sp, s_new, S * sizeof(floating))
     finally:
         free(mem)
-    return total
+    return total, shift
 
 
 def bptt_run(dict spec,

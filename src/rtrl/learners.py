@@ -59,18 +59,20 @@ class Learner:
         return hash((type(self).__name__, tuple(sorted(self.get_params().items()))))
 
 
-def influence_block_width(state_size: int, n_columns: int) -> int:
+def influence_block_width(state_size: int, n_columns: int, itemsize: int = 8) -> int:
     """Width of the column blocks of J processed by one thread in one GEMM.
 
     Small influence matrices (S * P <= 16384) are one block: splitting them costs more than
-    it gains. Otherwise 128 columns: measured on the benchmark machine (benchmarks/), the
-    fastest width for n = 32 .. 128 with one and with two threads, and the S x 128 buffer
-    stays in L2 while I_t is added and the gradient read out. The width depends on S and P
-    only, so results do not depend on the number of threads.
+    it gains. Otherwise 256 columns, or 128 where an S x 256 block would exceed 256 KiB (half
+    the L2 cache of the benchmark machine): measured there (benchmarks/), the fastest widths
+    for n = 32 .. 128 with one and two threads. The block stays in cache while I_t is added
+    and the gradient read out. The width depends on S, P and the dtype only, so results do
+    not depend on the number of threads.
     """
     if state_size * n_columns <= 16384:
         return int(n_columns)
-    return int(min(128, n_columns))
+    width = 256 if state_size * 256 * itemsize <= 256 * 1024 else 128
+    return int(min(width, n_columns))
 
 
 class RTRL(Learner):
@@ -94,7 +96,8 @@ class RTRL(Learner):
     Notes
     -----
     Cost per step :math:`2 S^2 P` flops (one GEMM; :math:`O(n^4)` for an Elman cell with
-    P = n(n+m+2)); memory :math:`S P` numbers plus one S x block buffer per thread.
+    P = n(n+m+2)); memory :math:`S (P + w)` numbers for the influence matrix, w the block
+    width (see ``rtrl._core``), plus one S x w buffer per thread.
 
     References
     ----------
@@ -117,18 +120,34 @@ class RTRL(Learner):
     def get_params(self) -> dict:
         return {"block_width": self.block_width}
 
+    def _width(self, layout: Layout, itemsize: int) -> int:
+        S, P = layout.state_size, layout.n_recurrent_params
+        return min(self.block_width or influence_block_width(S, P, itemsize), P)
+
     def state_bytes(self, layout, itemsize, n_steps):
-        return layout.state_size * layout.n_recurrent_params * itemsize
+        S, P = layout.state_size, layout.n_recurrent_params
+        return S * (P + self._width(layout, itemsize)) * itemsize
 
     def init_state(self, layout, dtype):
-        return {"influence": np.zeros((layout.state_size, layout.n_recurrent_params), dtype)}
+        S, P = layout.state_size, layout.n_recurrent_params
+        width = self._width(layout, np.dtype(dtype).itemsize)
+        return {"store": np.zeros((S, P + width), dtype), "shift": 0, "width": width}
+
+    @staticmethod
+    def influence(learner_state) -> np.ndarray:
+        """The influence matrix J_t (S x P): a view into the learner state.
+
+        J lives in a storage one column block wider than itself and moves by one block each
+        step (see ``rtrl._core``); ``shift`` says where it is now.
+        """
+        store, shift = learner_state["store"], learner_state["shift"]
+        P = store.shape[1] - learner_state["width"]
+        return store[:, shift : shift + P]
 
     def run(
         self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind, n_threads
     ):
-        J = learner_state["influence"]
-        width = self.block_width or influence_block_width(J.shape[0], J.shape[1])
-        return _core.rtrl_run(
+        total, learner_state["shift"] = _core.rtrl_run(
             layout.to_kernel(),
             w,
             X,
@@ -136,12 +155,13 @@ class RTRL(Learner):
             labels,
             weights,
             state,
-            J,
+            learner_state["store"],
+            learner_state["shift"],
             grad,
             loss_kind,
-            width,
             n_threads,
         )
+        return total
 
 
 class BPTT(Learner):

@@ -1,0 +1,209 @@
+/*
+ * Register-tiled kernels for the influence update of small states (AVX2 + FMA).
+ *
+ * out[i, c] += sum_l D[i, l] J[l, c]   for a block of columns c, then
+ * grad[c]   += sum_i e_bar[i] out[i, c] (if e_bar is not NULL),
+ *
+ * with D S x S, J and out row-major with row strides ldj and ldo. For the short inner
+ * dimension of RTRL's product (K = S <= 48) BLAS spends as long packing J as multiplying;
+ * these kernels read J straight from cache in 4-row x 2-vector tiles (8 accumulators), reach
+ * the FMA peak of the core, and fold the gradient read-out into the same pass.
+ *
+ * Every column is computed by the same sequence of operations wherever it lies, so results
+ * do not depend on how columns are split between threads. Compiled for AVX2 + FMA through
+ * function attributes and chosen at run time (rtrl_microkernels_available); elsewhere the
+ * callers use BLAS.
+ */
+#ifndef RTRL_MICROKERNELS_H
+#define RTRL_MICROKERNELS_H
+
+#include <stddef.h>
+
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define RTRL_HAVE_MICROKERNELS 1
+#include <immintrin.h>
+#define RTRL_AVX2 __attribute__((target("avx2,fma")))
+
+static int rtrl_microkernels_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* ---------------------------------------------------------------- float64 */
+
+RTRL_AVX2 static void rtrl_tile4_f64(int S, const double* D, const double* J, ptrdiff_t ldj,
+                                     double* o, ptrdiff_t ldo, const double* e, double* g) {
+    /* rows 0..3 of D (at D), columns 0..7 of J and out */
+    __m256d a00 = _mm256_loadu_pd(o), a01 = _mm256_loadu_pd(o + 4);
+    __m256d a10 = _mm256_loadu_pd(o + ldo), a11 = _mm256_loadu_pd(o + ldo + 4);
+    __m256d a20 = _mm256_loadu_pd(o + 2 * ldo), a21 = _mm256_loadu_pd(o + 2 * ldo + 4);
+    __m256d a30 = _mm256_loadu_pd(o + 3 * ldo), a31 = _mm256_loadu_pd(o + 3 * ldo + 4);
+    const double* jr = J;
+    for (int l = 0; l < S; l++, jr += ldj) {
+        __m256d j0 = _mm256_loadu_pd(jr), j1 = _mm256_loadu_pd(jr + 4);
+        __m256d b = _mm256_broadcast_sd(D + l);
+        a00 = _mm256_fmadd_pd(b, j0, a00); a01 = _mm256_fmadd_pd(b, j1, a01);
+        b = _mm256_broadcast_sd(D + S + l);
+        a10 = _mm256_fmadd_pd(b, j0, a10); a11 = _mm256_fmadd_pd(b, j1, a11);
+        b = _mm256_broadcast_sd(D + 2 * S + l);
+        a20 = _mm256_fmadd_pd(b, j0, a20); a21 = _mm256_fmadd_pd(b, j1, a21);
+        b = _mm256_broadcast_sd(D + 3 * S + l);
+        a30 = _mm256_fmadd_pd(b, j0, a30); a31 = _mm256_fmadd_pd(b, j1, a31);
+    }
+    _mm256_storeu_pd(o, a00); _mm256_storeu_pd(o + 4, a01);
+    _mm256_storeu_pd(o + ldo, a10); _mm256_storeu_pd(o + ldo + 4, a11);
+    _mm256_storeu_pd(o + 2 * ldo, a20); _mm256_storeu_pd(o + 2 * ldo + 4, a21);
+    _mm256_storeu_pd(o + 3 * ldo, a30); _mm256_storeu_pd(o + 3 * ldo + 4, a31);
+    if (e) {
+        __m256d g0 = _mm256_loadu_pd(g), g1 = _mm256_loadu_pd(g + 4), b;
+        b = _mm256_broadcast_sd(e);
+        g0 = _mm256_fmadd_pd(b, a00, g0); g1 = _mm256_fmadd_pd(b, a01, g1);
+        b = _mm256_broadcast_sd(e + 1);
+        g0 = _mm256_fmadd_pd(b, a10, g0); g1 = _mm256_fmadd_pd(b, a11, g1);
+        b = _mm256_broadcast_sd(e + 2);
+        g0 = _mm256_fmadd_pd(b, a20, g0); g1 = _mm256_fmadd_pd(b, a21, g1);
+        b = _mm256_broadcast_sd(e + 3);
+        g0 = _mm256_fmadd_pd(b, a30, g0); g1 = _mm256_fmadd_pd(b, a31, g1);
+        _mm256_storeu_pd(g, g0); _mm256_storeu_pd(g + 4, g1);
+    }
+}
+
+RTRL_AVX2 static void rtrl_tile1_f64(int S, const double* D, const double* J, ptrdiff_t ldj,
+                                     double* o, const double* e, double* g) {
+    /* one row of D, columns 0..7 */
+    __m256d a0 = _mm256_loadu_pd(o), a1 = _mm256_loadu_pd(o + 4);
+    const double* jr = J;
+    for (int l = 0; l < S; l++, jr += ldj) {
+        __m256d b = _mm256_broadcast_sd(D + l);
+        a0 = _mm256_fmadd_pd(b, _mm256_loadu_pd(jr), a0);
+        a1 = _mm256_fmadd_pd(b, _mm256_loadu_pd(jr + 4), a1);
+    }
+    _mm256_storeu_pd(o, a0); _mm256_storeu_pd(o + 4, a1);
+    if (e) {
+        __m256d b = _mm256_broadcast_sd(e);
+        _mm256_storeu_pd(g, _mm256_fmadd_pd(b, a0, _mm256_loadu_pd(g)));
+        _mm256_storeu_pd(g + 4, _mm256_fmadd_pd(b, a1, _mm256_loadu_pd(g + 4)));
+    }
+}
+
+RTRL_AVX2 static void rtrl_column_f64(int S, const double* D, const double* J, ptrdiff_t ldj,
+                                      double* o, ptrdiff_t ldo, const double* e, double* g) {
+    /* one column (the ragged end of a block) */
+    double gc = *g;  /* the same operations, in the same order, as the tiles */
+    for (int i = 0; i < S; i++) {
+        double acc = o[i * ldo];
+        for (int l = 0; l < S; l++) acc = __builtin_fma(D[i * S + l], J[l * ldj], acc);
+        o[i * ldo] = acc;
+        if (e) gc = __builtin_fma(e[i], acc, gc);
+    }
+    *g = gc;
+}
+
+RTRL_AVX2 static void rtrl_update_f64(int S, int ncols, const double* D, const double* J,
+                                      ptrdiff_t ldj, double* out, ptrdiff_t ldo,
+                                      const double* e, double* grad) {
+    int c = 0, i;
+    for (; c + 8 <= ncols; c += 8) {
+        for (i = 0; i + 4 <= S; i += 4)
+            rtrl_tile4_f64(S, D + (ptrdiff_t)i * S, J + c, ldj, out + i * ldo + c, ldo,
+                           e ? e + i : NULL, grad + c);
+        for (; i < S; i++)
+            rtrl_tile1_f64(S, D + (ptrdiff_t)i * S, J + c, ldj, out + i * ldo + c,
+                           e ? e + i : NULL, grad + c);
+    }
+    for (; c < ncols; c++) rtrl_column_f64(S, D, J + c, ldj, out + c, ldo, e, grad + c);
+}
+
+/* ---------------------------------------------------------------- float32 */
+
+RTRL_AVX2 static void rtrl_tile4_f32(int S, const float* D, const float* J, ptrdiff_t ldj,
+                                     float* o, ptrdiff_t ldo, const float* e, float* g) {
+    /* rows 0..3 of D, columns 0..15 */
+    __m256 a00 = _mm256_loadu_ps(o), a01 = _mm256_loadu_ps(o + 8);
+    __m256 a10 = _mm256_loadu_ps(o + ldo), a11 = _mm256_loadu_ps(o + ldo + 8);
+    __m256 a20 = _mm256_loadu_ps(o + 2 * ldo), a21 = _mm256_loadu_ps(o + 2 * ldo + 8);
+    __m256 a30 = _mm256_loadu_ps(o + 3 * ldo), a31 = _mm256_loadu_ps(o + 3 * ldo + 8);
+    const float* jr = J;
+    for (int l = 0; l < S; l++, jr += ldj) {
+        __m256 j0 = _mm256_loadu_ps(jr), j1 = _mm256_loadu_ps(jr + 8);
+        __m256 b = _mm256_broadcast_ss(D + l);
+        a00 = _mm256_fmadd_ps(b, j0, a00); a01 = _mm256_fmadd_ps(b, j1, a01);
+        b = _mm256_broadcast_ss(D + S + l);
+        a10 = _mm256_fmadd_ps(b, j0, a10); a11 = _mm256_fmadd_ps(b, j1, a11);
+        b = _mm256_broadcast_ss(D + 2 * S + l);
+        a20 = _mm256_fmadd_ps(b, j0, a20); a21 = _mm256_fmadd_ps(b, j1, a21);
+        b = _mm256_broadcast_ss(D + 3 * S + l);
+        a30 = _mm256_fmadd_ps(b, j0, a30); a31 = _mm256_fmadd_ps(b, j1, a31);
+    }
+    _mm256_storeu_ps(o, a00); _mm256_storeu_ps(o + 8, a01);
+    _mm256_storeu_ps(o + ldo, a10); _mm256_storeu_ps(o + ldo + 8, a11);
+    _mm256_storeu_ps(o + 2 * ldo, a20); _mm256_storeu_ps(o + 2 * ldo + 8, a21);
+    _mm256_storeu_ps(o + 3 * ldo, a30); _mm256_storeu_ps(o + 3 * ldo + 8, a31);
+    if (e) {
+        __m256 g0 = _mm256_loadu_ps(g), g1 = _mm256_loadu_ps(g + 8), b;
+        b = _mm256_broadcast_ss(e);
+        g0 = _mm256_fmadd_ps(b, a00, g0); g1 = _mm256_fmadd_ps(b, a01, g1);
+        b = _mm256_broadcast_ss(e + 1);
+        g0 = _mm256_fmadd_ps(b, a10, g0); g1 = _mm256_fmadd_ps(b, a11, g1);
+        b = _mm256_broadcast_ss(e + 2);
+        g0 = _mm256_fmadd_ps(b, a20, g0); g1 = _mm256_fmadd_ps(b, a21, g1);
+        b = _mm256_broadcast_ss(e + 3);
+        g0 = _mm256_fmadd_ps(b, a30, g0); g1 = _mm256_fmadd_ps(b, a31, g1);
+        _mm256_storeu_ps(g, g0); _mm256_storeu_ps(g + 8, g1);
+    }
+}
+
+RTRL_AVX2 static void rtrl_tile1_f32(int S, const float* D, const float* J, ptrdiff_t ldj,
+                                     float* o, const float* e, float* g) {
+    __m256 a0 = _mm256_loadu_ps(o), a1 = _mm256_loadu_ps(o + 8);
+    const float* jr = J;
+    for (int l = 0; l < S; l++, jr += ldj) {
+        __m256 b = _mm256_broadcast_ss(D + l);
+        a0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(jr), a0);
+        a1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(jr + 8), a1);
+    }
+    _mm256_storeu_ps(o, a0); _mm256_storeu_ps(o + 8, a1);
+    if (e) {
+        __m256 b = _mm256_broadcast_ss(e);
+        _mm256_storeu_ps(g, _mm256_fmadd_ps(b, a0, _mm256_loadu_ps(g)));
+        _mm256_storeu_ps(g + 8, _mm256_fmadd_ps(b, a1, _mm256_loadu_ps(g + 8)));
+    }
+}
+
+RTRL_AVX2 static void rtrl_column_f32(int S, const float* D, const float* J, ptrdiff_t ldj,
+                                      float* o, ptrdiff_t ldo, const float* e, float* g) {
+    float gc = *g;  /* the same operations, in the same order, as the tiles */
+    for (int i = 0; i < S; i++) {
+        float acc = o[i * ldo];
+        for (int l = 0; l < S; l++) acc = __builtin_fmaf(D[i * S + l], J[l * ldj], acc);
+        o[i * ldo] = acc;
+        if (e) gc = __builtin_fmaf(e[i], acc, gc);
+    }
+    *g = gc;
+}
+
+RTRL_AVX2 static void rtrl_update_f32(int S, int ncols, const float* D, const float* J,
+                                      ptrdiff_t ldj, float* out, ptrdiff_t ldo,
+                                      const float* e, float* grad) {
+    int c = 0, i;
+    for (; c + 16 <= ncols; c += 16) {
+        for (i = 0; i + 4 <= S; i += 4)
+            rtrl_tile4_f32(S, D + (ptrdiff_t)i * S, J + c, ldj, out + i * ldo + c, ldo,
+                           e ? e + i : NULL, grad + c);
+        for (; i < S; i++)
+            rtrl_tile1_f32(S, D + (ptrdiff_t)i * S, J + c, ldj, out + i * ldo + c,
+                           e ? e + i : NULL, grad + c);
+    }
+    for (; c < ncols; c++) rtrl_column_f32(S, D, J + c, ldj, out + c, ldo, e, grad + c);
+}
+
+#else /* no x86 GCC/Clang: BLAS only */
+#define RTRL_HAVE_MICROKERNELS 0
+static int rtrl_microkernels_available(void) { return 0; }
+static void rtrl_update_f64(int S, int ncols, const double* D, const double* J, ptrdiff_t ldj,
+                            double* out, ptrdiff_t ldo, const double* e, double* grad) {}
+static void rtrl_update_f32(int S, int ncols, const float* D, const float* J, ptrdiff_t ldj,
+                            float* out, ptrdiff_t ldo, const float* e, float* grad) {}
+#endif
+
+#endif /* RTRL_MICROKERNELS_H */
