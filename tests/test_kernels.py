@@ -102,21 +102,20 @@ def test_float32_follows_float64(cell_case, learner):
         np.testing.assert_array_equal(forced[name], g32[name])
 
 
-def test_kernels_release_the_gil():
-    """Two Python threads running kernels overlap in time (they would serialise on the GIL)."""
+@pytest.mark.parametrize("learner", ["rtrl", "bptt"])
+def test_kernels_release_the_gil(learner):
+    """A Python thread keeps running while a long kernel call is in progress."""
     import time
 
     cell = rtrl.cells.Elman()
-    params, X, y, _ = make_problem(cell, 24, 4, 1, T=400, seed=0)
-
-    def run():
-        rtrl.sequence_gradient(params, X, y, cell=cell, n_jobs=1)
-
-    run()  # warm up
+    params, X, y, _ = make_problem(cell, 32, 4, 1, T=50, seed=0, scale=0.2)
     t0 = time.perf_counter()
-    run()
-    single = time.perf_counter() - t0
-    # a background Python thread keeps counting while a kernel runs in the main thread
+    rtrl.sequence_gradient(params, X, y, cell=cell, learner=learner, n_jobs=1)
+    per_step = (time.perf_counter() - t0) / 50
+    n_steps = int(min(max(0.3 / per_step, 50), 2_000_000))  # a call of about 0.3 s
+    X = np.resize(X, (n_steps, 4))
+    y = np.resize(y, (n_steps, 1))
+
     counter = [0]
     stop = threading.Event()
 
@@ -124,14 +123,23 @@ def test_kernels_release_the_gil():
         while not stop.is_set():
             counter[0] += 1
 
-    t = threading.Thread(target=count)
-    t.start()
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < max(5 * single, 0.2):
-        run()
-    stop.set()
-    t.join()
-    assert counter[0] > 1000
+    thread = threading.Thread(target=count)
+    thread.start()
+    try:
+        time.sleep(0.05)
+        start = counter[0]
+        t0 = time.perf_counter()
+        rtrl.sequence_gradient(params, X, y, cell=cell, learner=learner, n_jobs=1)
+        busy = time.perf_counter() - t0
+        during = counter[0] - start
+        t0, start = time.perf_counter(), counter[0]
+        time.sleep(busy)
+        alone = (counter[0] - start) / (time.perf_counter() - t0) * busy
+    finally:
+        stop.set()
+        thread.join()
+    # with the GIL held the counter would stand still for the whole kernel call
+    assert during > 0.25 * alone, (during, alone, busy)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
