@@ -1,13 +1,15 @@
 """rtrl: online training of recurrent networks with Real-Time Recurrent Learning.
 
-Typed Cython kernels (OpenMP, BLAS) implement exact RTRL, full BPTT and, in later
-releases, the practical approximations of RTRL, for Elman, Jordan, GRU and LSTM cells.
+Typed Cython kernels (OpenMP, BLAS) implement exact RTRL and full BPTT for Elman, Jordan,
+GRU and LSTM cells; ``RTRLRegressor`` and ``RTRLClassifier`` put them in scikit-learn
+pipelines and on streaming data (``partial_fit``).
 """
 
-from . import cells, learners, readout
+from . import cells, datasets, learners, optim, readout
 from ._core import _openmp_parallelism_enabled
 from ._memory import InfluenceMemoryError
 from .cells import GRU, LSTM, Elman, Jordan
+from .estimators import DivergenceWarning, RTRLClassifier, RTRLRegressor
 from .gradient import sequence_gradient
 from .learners import BPTT, RTRL
 
@@ -18,12 +20,17 @@ __all__ = [
     "GRU",
     "LSTM",
     "RTRL",
+    "DivergenceWarning",
     "Elman",
     "InfluenceMemoryError",
     "Jordan",
+    "RTRLClassifier",
+    "RTRLRegressor",
     "_openmp_parallelism_enabled",
     "cells",
+    "datasets",
     "learners",
+    "optim",
     "readout",
     "sequence_gradient",
 ]

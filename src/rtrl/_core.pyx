@@ -28,6 +28,7 @@ the only source of parallelism.
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
+from libc.math cimport fabs, isfinite, pow, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
@@ -207,32 +208,145 @@ cdef void _influence_range(const Layout* L, const floating* D, const floating* G
                              c0, c1, store + new_shift + c0, ld)
 
 
-def rtrl_run(dict spec,
-             const floating[::1] w,         # IN  flat parameters (n_params)
-             const floating[:, :] X,        # IN  inputs (T x m)
-             const floating[:, ::1] Y,      # IN  regression targets (T x n_out) or (0 x 0)
-             const intp_t[::1] labels,      # IN  class labels (T) or empty
-             const floating[::1] weights,   # IN  sample weights (T)
-             floating[::1] state,           # IN/OUT s_t (S)
-             floating[:, ::1] store,        # IN/OUT influence storage (S x (P + bw))
-             intp_t shift,                  # IN  J_{t} = store[:, shift:shift + P], 0 or bw
-             floating[::1] grad,            # IN/OUT += gradient (n_params)
-             int loss_kind,
-             int n_threads):
-    """Exact RTRL over one chunk; returns ``(weighted loss sum, new shift)``.
+# ---------------------------------------------------------------------------- optimizers
 
-    The influence matrix lives in ``store`` (S x (P + bw)) at column offset ``shift``; each
-    step writes J_t ``bw`` columns away from J_{t-1}, alternately right and left, so no copy
-    of J is ever made. See the module Notes.
+cdef enum OptimizerKind:
+    OPT_NONE = 0
+    OPT_SGD = 1
+    OPT_ADAM = 2
+
+
+ctypedef struct OptSpec:
+    int kind
+    double learning_rate, momentum, beta_1, beta_2, epsilon, alpha, clip_norm
+
+
+cdef OptSpec _opt_spec(dict spec) except *:
+    cdef OptSpec o
+    memset(&o, 0, sizeof(OptSpec))
+    o.kind = spec.get("kind", OPT_NONE)
+    o.learning_rate = spec.get("learning_rate", 0.0)
+    o.momentum = spec.get("momentum", 0.0)
+    o.beta_1 = spec.get("beta_1", 0.9)
+    o.beta_2 = spec.get("beta_2", 0.999)
+    o.epsilon = spec.get("epsilon", 1e-8)
+    o.alpha = spec.get("alpha", 0.0)
+    o.clip_norm = spec.get("clip_norm", 0.0)
+    return o
+
+
+cdef bint _optimizer_update(const OptSpec* o, intp_t n,
+                            floating* w,             # IN/OUT parameters
+                            const floating* acc,     # IN  summed gradient of the window
+                            double scale,            # IN  1 / (stream-steps in the window)
+                            const floating* pmask,   # IN  1 = trained, 0 = frozen
+                            const floating* dmask,   # IN  1 = L2-penalised (weights)
+                            floating* m, floating* v, intp_t* t,   # IN/OUT optimizer state
+                            floating* g              # scratch (n)
+                            ) noexcept nogil:
+    """One optimizer step; False (and nothing changed) if the gradient is not finite."""
+    cdef intp_t i
+    cdef double norm2 = 0, biggest = 0, c = 1, step, gi, lr = o.learning_rate
+    for i in range(n):
+        g[i] = <floating> ((scale * acc[i] + o.alpha * dmask[i] * w[i]) * pmask[i])
+        if not isfinite(g[i]):
+            return False
+        if fabs(g[i]) > biggest:
+            biggest = fabs(g[i])
+    if o.clip_norm > 0 and biggest > 0:
+        for i in range(n):                   # norm computed on the scaled vector: no overflow
+            norm2 += (g[i] / biggest) * (g[i] / biggest)
+        norm2 = biggest * sqrt(norm2)
+        if norm2 > o.clip_norm:
+            c = o.clip_norm / norm2
+    if o.kind == OPT_SGD:
+        for i in range(n):
+            m[i] = <floating> (o.momentum * m[i] - lr * c * g[i])
+            w[i] += m[i]
+    elif o.kind == OPT_ADAM:
+        t[0] += 1
+        step = lr * sqrt(1 - pow(o.beta_2, <double> t[0])) / (1 - pow(o.beta_1, <double> t[0]))
+        for i in range(n):
+            gi = c * g[i]
+            m[i] = <floating> (o.beta_1 * m[i] + (1 - o.beta_1) * gi)
+            v[i] = <floating> (o.beta_2 * v[i] + (1 - o.beta_2) * gi * gi)
+            w[i] -= <floating> (step * m[i] / (sqrt(<double> v[i]) + o.epsilon))
+    return True
+
+
+def optimizer_step(dict opt,
+                   floating[::1] w, const floating[::1] acc, double scale,
+                   const floating[::1] pmask, const floating[::1] dmask,
+                   floating[::1] m, floating[::1] v, intp_t[::1] t):
+    """One optimizer update from Python (the same code the kernels run); returns whether it
+    was applied (False: the gradient was not finite and nothing changed)."""
+    cdef OptSpec o = _opt_spec(opt)
+    cdef floating sample = 0
+    cdef floating* g = _alloc(w.shape[0], sample)
+    cdef bint ok
+    try:
+        with nogil:
+            ok = _optimizer_update(&o, w.shape[0], &w[0], &acc[0], scale, &pmask[0],
+                                   &dmask[0], &m[0], &v[0], &t[0], g)
+    finally:
+        free(g)
+    return ok
+
+
+cdef inline bint _all_finite(const floating* a, intp_t n) noexcept nogil:
+    cdef intp_t i
+    for i in range(n):
+        if not isfinite(a[i]):
+            return False
+    return True
+
+
+# -------------------------------------------------------------------------- training loops
+
+def rtrl_train(dict spec, dict opt,
+               floating[::1] w,                   # IN/OUT flat parameters
+               const floating[::1] pmask,         # IN  1 = trained, 0 = frozen (n_params)
+               const floating[::1] dmask,         # IN  1 = L2-penalised (n_params)
+               const floating[:, :] X,            # IN  inputs, all sequences' rows (N x m)
+               const floating[:, ::1] Y,          # IN  regression targets (N x n_out) or (0 x 0)
+               const intp_t[::1] labels,          # IN  class labels (N) or empty
+               const floating[::1] weights,       # IN  sample weights (N)
+               const intp_t[::1] starts,          # IN  first row of each stream's sequence (B)
+               const intp_t[::1] lengths,         # IN  its length (B)
+               floating[:, ::1] states,           # IN/OUT s_t of each stream (B x S)
+               floating[:, :, ::1] stores,        # IN/OUT influence storage (B x S x (P + bw))
+               intp_t[::1] shifts,                # IN/OUT where J sits in each store (B)
+               floating[::1] acc,                 # IN/OUT gradient summed over the window
+               intp_t[::1] window,                # IN/OUT [stream-steps, time steps] in it
+               floating[::1] opt_m,               # IN/OUT optimizer state (n_params)
+               floating[::1] opt_v,               # IN/OUT optimizer state (n_params)
+               intp_t[::1] opt_t,                 # IN/OUT optimizer step count (1)
+               intp_t update_every,               # >0: every k steps; 0: at the end; -1: never
+               int loss_kind,
+               int n_threads,
+               intp_t[::1] diverged):             # IN/OUT [events, first row or -1]
+    """Exact RTRL over B sequences side by side, updating the parameters on the way.
+
+    Each stream keeps its state and influence matrix; their per-step gradients are summed
+    into ``acc`` and every ``update_every`` time steps the optimizer applies their mean. The
+    influence matrix of stream b lives in ``stores[b]`` (S x (P + bw)) at column offset
+    ``shifts[b]``; each step writes J_t ``bw`` columns away from J_{t-1}, so no copy of J is
+    ever made (see the module Notes). A non-finite loss, state or gradient drops the pending
+    update, resets the streams' states and influence matrices to zero and is counted in
+    ``diverged``; the parameters are never touched by it.
+
+    Returns ``(weighted loss sum, stream-steps processed)``.
     """
     cdef Layout L = _layout(spec)
-    cdef intp_t T = X.shape[0], S = L.S, t, k, lo, hi, saved, c0, c1, i
-    cdef intp_t ld = store.shape[1], bw = store.shape[1] - L.P, n_blocks, n_ranges
-    cdef bint has_error, right, regression = Y.shape[0] > 0
-    cdef double total = 0
+    cdef OptSpec o = _opt_spec(opt)
+    cdef intp_t B = starts.shape[0], S = L.S, T = 0, t, b, k, lo, hi, saved, c0, c1, i, row = -1
+    cdef intp_t ld = stores.shape[2], bw = stores.shape[2] - L.P, n_blocks, n_ranges, shift
+    cdef intp_t n_steps = 0
+    cdef bint has_error, right, regression = Y.shape[0] > 0, ok
+    cdef double total = 0, step_loss
     cdef floating sample = 0
     cdef intp_t scratch = (L.m + S + L.z_size + L.G_size + S * S + L.work_size
-                           + 2 * L.n_out + S)
+                           + 2 * L.n_out + S + L.n_params)
     cdef floating* mem
     cdef floating* x
     cdef floating* s_new
@@ -243,13 +357,18 @@ def rtrl_run(dict spec,
     cdef floating* y_hat
     cdef floating* e
     cdef floating* e_bar
+    cdef floating* g_scratch
     cdef floating* save_bufs
-    cdef floating* wp = <floating*> &w[0]
-    cdef floating* Jp = &store[0, 0]
-    cdef floating* sp = &state[0]
-    cdef floating* gp = &grad[0]
-    if bw < 1 or (shift != 0 and shift != bw):
+    cdef floating* wp = &w[0]
+    cdef floating* Jp
+    cdef floating* sp
+    cdef floating* ap = &acc[0]
+    if bw < 1 or stores.shape[0] < B or states.shape[0] < B or shifts.shape[0] < B:
         raise ValueError("inconsistent influence storage")
+    for b in range(B):
+        if shifts[b] != 0 and shifts[b] != bw:
+            raise ValueError("inconsistent influence storage")
+        T = max(T, lengths[b])
     n_blocks = (L.P + bw - 1) // bw
     if n_threads < 1 or not RTRL_OPENMP_ENABLED:
         n_threads = 1
@@ -264,72 +383,143 @@ def rtrl_run(dict spec,
     y_hat = work + L.work_size
     e = y_hat + L.n_out
     e_bar = e + L.n_out
-    save_bufs = e_bar + S
+    g_scratch = e_bar + S
+    save_bufs = g_scratch + L.n_params
     try:
         with nogil:
             for t in range(T):
-                _load_row(X, t, x)
-                cell_step(&L, wp, x, sp, s_new, z, G, D, work)
-                total += readout_loss(&L, wp, s_new, loss_kind,
-                                      &Y[t, 0] if regression else NULL,
-                                      0 if regression else labels[t],
-                                      weights[t], y_hat, e, e_bar, gp)
-                has_error = weights[t] != 0
-                right = shift == 0
-                if n_ranges == 1:
-                    _influence_range(&L, D, G, z, Jp, ld, shift, right, e_bar, has_error, gp,
-                                     bw, 0, n_blocks, -1, <floating*> NULL)
-                else:
-                    with parallel(num_threads=n_ranges):
-                        # 1. save the inputs that a neighbouring range will overwrite
-                        for k in prange(n_ranges, schedule="static"):
-                            lo = (k * n_blocks) // n_ranges     # range k: blocks [lo, hi)
-                            hi = ((k + 1) * n_blocks) // n_ranges
-                            saved = _boundary_block(right, lo, hi, k, n_ranges)
-                            if saved >= 0:
-                                c0 = saved * bw
-                                c1 = min(c0 + bw, L.P)
-                                for i in range(S):
-                                    memcpy(save_bufs + k * S * bw + i * (c1 - c0),
-                                           Jp + shift + i * ld + c0,
-                                           (c1 - c0) * sizeof(floating))
-                        # 2. (after the barrier) every range advances its blocks
-                        for k in prange(n_ranges, schedule="static"):
-                            lo = (k * n_blocks) // n_ranges     # range k: blocks [lo, hi)
-                            hi = ((k + 1) * n_blocks) // n_ranges
-                            saved = _boundary_block(right, lo, hi, k, n_ranges)
-                            _influence_range(&L, D, G, z, Jp, ld, shift, right, e_bar,
-                                             has_error, gp, bw, lo, hi, saved,
-                                             save_bufs + k * S * bw)
-                shift = bw if right else 0
-                memcpy(sp, s_new, S * sizeof(floating))
+                for b in range(B):
+                    if t >= lengths[b]:
+                        continue
+                    row = starts[b] + t
+                    sp = &states[b, 0]
+                    Jp = &stores[b, 0, 0]
+                    shift = shifts[b]
+                    _load_row(X, row, x)
+                    cell_step(&L, wp, x, sp, s_new, z, G, D, work)
+                    step_loss = readout_loss(&L, wp, s_new, loss_kind,
+                                             &Y[row, 0] if regression else NULL,
+                                             0 if regression else labels[row],
+                                             weights[row], y_hat, e, e_bar, ap)
+                    if not isfinite(step_loss) or not _all_finite(s_new, S):
+                        _diverge(&states[0, 0], S, &stores[0, 0, 0], S * ld, &shifts[0], ap,
+                                 L.n_params, &window[0], &diverged[0], B, row)
+                        continue
+                    has_error = weights[row] != 0
+                    right = shift == 0
+                    if n_ranges == 1:
+                        _influence_range(&L, D, G, z, Jp, ld, shift, right, e_bar, has_error,
+                                         ap, bw, 0, n_blocks, -1, <floating*> NULL)
+                    else:
+                        with parallel(num_threads=n_ranges):
+                            # 1. save the inputs that a neighbouring range will overwrite
+                            for k in prange(n_ranges, schedule="static"):
+                                lo = (k * n_blocks) // n_ranges   # range k: blocks [lo, hi)
+                                hi = ((k + 1) * n_blocks) // n_ranges
+                                saved = _boundary_block(right, lo, hi, k, n_ranges)
+                                if saved >= 0:
+                                    c0 = saved * bw
+                                    c1 = min(c0 + bw, L.P)
+                                    for i in range(S):
+                                        memcpy(save_bufs + k * S * bw + i * (c1 - c0),
+                                               Jp + shift + i * ld + c0,
+                                               (c1 - c0) * sizeof(floating))
+                            # 2. (after the barrier) every range advances its blocks
+                            for k in prange(n_ranges, schedule="static"):
+                                lo = (k * n_blocks) // n_ranges
+                                hi = ((k + 1) * n_blocks) // n_ranges
+                                saved = _boundary_block(right, lo, hi, k, n_ranges)
+                                _influence_range(&L, D, G, z, Jp, ld, shift, right, e_bar,
+                                                 has_error, ap, bw, lo, hi, saved,
+                                                 save_bufs + k * S * bw)
+                    shifts[b] = bw if right else 0
+                    memcpy(sp, s_new, S * sizeof(floating))
+                    total += step_loss
+                    n_steps += 1
+                    window[0] += 1
+                window[1] += 1
+                if update_every > 0 and window[1] >= update_every:
+                    _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0],
+                            &opt_v[0], &opt_t[0], g_scratch, &window[0], &states[0, 0], S,
+                            &stores[0, 0, 0], S * ld, &shifts[0], &diverged[0], B, row)
+            if update_every == 0 and window[0] > 0:
+                _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0], &opt_v[0],
+                        &opt_t[0], g_scratch, &window[0], &states[0, 0], S, &stores[0, 0, 0],
+                        S * ld, &shifts[0], &diverged[0], B, row)
     finally:
         free(mem)
-    return total, shift
+    return total, n_steps
 
 
-def bptt_run(dict spec,
-             const floating[::1] w,         # IN  flat parameters
-             const floating[:, :] X,        # IN  inputs (T x m)
-             const floating[:, ::1] Y,      # IN  regression targets (T x n_out) or (0 x 0)
-             const intp_t[::1] labels,      # IN  class labels (T) or empty
-             const floating[::1] weights,   # IN  sample weights (T)
-             floating[::1] state,           # IN/OUT s_0 -> s_T (S)
-             floating[::1] grad,            # IN/OUT += gradient (n_params)
-             int loss_kind):
-    """Full BPTT over one sequence; returns the weighted loss sum.
+cdef void _diverge(floating* states, intp_t state_size, floating* stores, intp_t store_size,
+                   intp_t* shifts, floating* acc, intp_t n_params, intp_t* window,
+                   intp_t* diverged, intp_t B, intp_t row) noexcept nogil:
+    # Drop the pending update and start the B streams afresh (stores and shifts may be NULL);
+    # the parameters are untouched.
+    memset(acc, 0, n_params * sizeof(floating))
+    window[0] = 0
+    window[1] = 0
+    memset(states, 0, B * state_size * sizeof(floating))
+    if stores != NULL:
+        memset(stores, 0, B * store_size * sizeof(floating))
+        memset(shifts, 0, B * sizeof(intp_t))
+    if diverged[0] == 0:
+        diverged[1] = row
+    diverged[0] += 1
 
-    Stores the states s_0..s_T and the error signals (2 T S numbers) and recomputes each step's
-    Jacobians on the way back: delta_t = e_bar_t + delta_{t+1} D_{t+1},
-    grad_g += (delta_t^T G_g) (x) z_g.
+
+cdef void _update(const OptSpec* o, intp_t n, floating* w, floating* acc,
+                  const floating* pmask, const floating* dmask, floating* m, floating* v,
+                  intp_t* t, floating* g, intp_t* window, floating* states, intp_t state_size,
+                  floating* stores, intp_t store_size, intp_t* shifts, intp_t* diverged,
+                  intp_t B, intp_t row) noexcept nogil:
+    # apply the mean gradient of the window, then open a new window
+    if window[0] > 0 and o.kind != OPT_NONE:
+        if not _optimizer_update(o, n, w, acc, 1.0 / window[0], pmask, dmask, m, v, t, g):
+            _diverge(states, state_size, stores, store_size, shifts, acc, n, window, diverged,
+                     B, row)
+            return
+    memset(acc, 0, n * sizeof(floating))
+    window[0] = 0
+    window[1] = 0
+
+
+def bptt_train(dict spec, dict opt,
+               floating[::1] w,                   # IN/OUT flat parameters
+               const floating[::1] pmask,         # IN  1 = trained, 0 = frozen
+               const floating[::1] dmask,         # IN  1 = L2-penalised
+               const floating[:, :] X,            # IN  inputs (N x m)
+               const floating[:, ::1] Y,          # IN  regression targets (N x n_out) or (0 x 0)
+               const intp_t[::1] labels,          # IN  class labels (N) or empty
+               const floating[::1] weights,       # IN  sample weights (N)
+               const intp_t[::1] starts,          # IN  first row of each sequence (B)
+               const intp_t[::1] lengths,         # IN  its length (B)
+               floating[:, ::1] states,           # IN/OUT s_0 -> s_T of each stream (B x S)
+               floating[::1] acc,                 # IN/OUT gradient summed over the window
+               intp_t[::1] window,                # IN/OUT [stream-steps, time steps] in it
+               floating[::1] opt_m,
+               floating[::1] opt_v,
+               intp_t[::1] opt_t,
+               intp_t update_every,               # >= 0: update at the end; -1: never
+               int loss_kind,
+               intp_t[::1] diverged):
+    """Full BPTT over each of B sequences, then one update from their mean gradient.
+
+    Stores each sequence's states and error signals (2 T S numbers) and recomputes each
+    step's Jacobians on the way back: delta_t = e_bar_t + delta_{t+1} D_{t+1},
+    grad_g += (delta_t^T G_g) (x) z_g. Returns ``(weighted loss sum, steps processed)``.
     """
     cdef Layout L = _layout(spec)
-    cdef intp_t T = X.shape[0], S = L.S, t, g, j, k, r, K, i
-    cdef bint regression = Y.shape[0] > 0
-    cdef double total = 0
+    cdef OptSpec o = _opt_spec(opt)
+    cdef intp_t B = starts.shape[0], S = L.S, T = 0, t, g, j, k, r, K, i, b, row = -1
+    cdef intp_t n_steps = 0
+    cdef bint regression = Y.shape[0] > 0, finite
+    cdef double total = 0, seq_loss, step_loss
     cdef floating sample = 0
+    for b in range(B):
+        T = max(T, lengths[b])
     cdef intp_t scratch = (L.m + S + L.z_size + L.G_size + S * S + L.work_size
-                           + 2 * L.n_out + 2 * S + 4 * L.n + (T + 1) * S + T * S)
+                           + 2 * L.n_out + 2 * S + 4 * L.n + L.n_params + (T + 1) * S + T * S)
     cdef floating* mem
     cdef floating* x
     cdef floating* s_new
@@ -342,10 +532,11 @@ def bptt_run(dict spec,
     cdef floating* delta
     cdef floating* tmp
     cdef floating* v
-    cdef floating* states
+    cdef floating* g_scratch
+    cdef floating* seq_states
     cdef floating* e_bars
-    cdef floating* wp = <floating*> &w[0]
-    cdef floating* gp = &grad[0]
+    cdef floating* wp = &w[0]
+    cdef floating* gp = &acc[0]
     cdef floating vj
     mem = _alloc(scratch, sample)
     x = mem
@@ -359,45 +550,76 @@ def bptt_run(dict spec,
     delta = e + L.n_out
     tmp = delta + S
     v = tmp + S
-    states = v + 4 * L.n
-    e_bars = states + (T + 1) * S
+    g_scratch = v + 4 * L.n
+    seq_states = g_scratch + L.n_params
+    e_bars = seq_states + (T + 1) * S
     try:
         with nogil:
-            memcpy(states, &state[0], S * sizeof(floating))
-            for t in range(T):
-                _load_row(X, t, x)
-                cell_step(&L, wp, x, states + t * S, states + (t + 1) * S, z,
-                          <floating*> NULL, <floating*> NULL, work)
-                total += readout_loss(&L, wp, states + (t + 1) * S, loss_kind,
-                                      &Y[t, 0] if regression else NULL,
-                                      0 if regression else labels[t],
-                                      weights[t], y_hat, e, e_bars + t * S, gp)
-            memset(delta, 0, S * sizeof(floating))
-            for t in range(T - 1, -1, -1):
-                for i in range(S):
-                    delta[i] = delta[i] + e_bars[t * S + i]
-                _load_row(X, t, x)
-                cell_step(&L, wp, x, states + t * S, s_new, z, G, D, work)
-                for g in range(L.n_groups):
-                    r = L.rows[g]
-                    K = L.width[g]
-                    # v = G_g^T delta, then grad_g += v (x) z_g
-                    gemv_rm(True, <int> S, <int> r, <floating> 1, G + L.G_offset[g], <int> r,
-                            delta, <floating> 0, v)
-                    for j in range(r):
-                        vj = v[j]
-                        if vj == 0:
-                            continue
-                        for k in range(K):
-                            gp[L.offset[g] + j * K + k] += vj * z[L.z_offset[g] + k]
-                # delta <- D_t^T delta
-                gemv_rm(True, <int> S, <int> S, <floating> 1, D, <int> S, delta,
-                        <floating> 0, tmp)
-                memcpy(delta, tmp, S * sizeof(floating))
-            memcpy(&state[0], states + T * S, S * sizeof(floating))
+            for b in range(B):
+                memcpy(seq_states, &states[b, 0], S * sizeof(floating))
+                seq_loss = 0
+                finite = True
+                for t in range(lengths[b]):
+                    row = starts[b] + t
+                    _load_row(X, row, x)
+                    cell_step(&L, wp, x, seq_states + t * S, seq_states + (t + 1) * S, z,
+                              <floating*> NULL, <floating*> NULL, work)
+                    # the readout's direct gradient goes to scratch first: it is only kept
+                    # if the whole sequence stays finite
+                    step_loss = readout_loss(&L, wp, seq_states + (t + 1) * S, loss_kind,
+                                             &Y[row, 0] if regression else NULL,
+                                             0 if regression else labels[row],
+                                             weights[row], y_hat, e, e_bars + t * S,
+                                             <floating*> NULL)
+                    if not isfinite(step_loss) or not _all_finite(seq_states + (t + 1) * S, S):
+                        finite = False
+                        break
+                    seq_loss += step_loss
+                if not finite:
+                    _diverge(&states[0, 0], S, <floating*> NULL, 0, <intp_t*> NULL, gp,
+                             L.n_params, &window[0], &diverged[0], B, row)
+                    continue
+                memset(delta, 0, S * sizeof(floating))
+                for t in range(lengths[b] - 1, -1, -1):
+                    row = starts[b] + t
+                    for i in range(S):
+                        delta[i] = delta[i] + e_bars[t * S + i]
+                    _load_row(X, row, x)
+                    # readout's direct gradient: e_t (x) [h_t; 1], recomputed from e_bar's
+                    # source (the step's error e_t)
+                    readout_loss(&L, wp, seq_states + (t + 1) * S, loss_kind,
+                                 &Y[row, 0] if regression else NULL,
+                                 0 if regression else labels[row],
+                                 weights[row], y_hat, e, tmp, gp)
+                    cell_step(&L, wp, x, seq_states + t * S, s_new, z, G, D, work)
+                    for g in range(L.n_groups):
+                        r = L.rows[g]
+                        K = L.width[g]
+                        # v = G_g^T delta, then grad_g += v (x) z_g
+                        gemv_rm(True, <int> S, <int> r, <floating> 1, G + L.G_offset[g],
+                                <int> r, delta, <floating> 0, v)
+                        for j in range(r):
+                            vj = v[j]
+                            if vj == 0:
+                                continue
+                            for k in range(K):
+                                gp[L.offset[g] + j * K + k] += vj * z[L.z_offset[g] + k]
+                    # delta <- D_t^T delta
+                    gemv_rm(True, <int> S, <int> S, <floating> 1, D, <int> S, delta,
+                            <floating> 0, tmp)
+                    memcpy(delta, tmp, S * sizeof(floating))
+                memcpy(&states[b, 0], seq_states + lengths[b] * S, S * sizeof(floating))
+                total += seq_loss
+                n_steps += lengths[b]
+                window[0] += lengths[b]
+                window[1] += lengths[b]
+            if update_every >= 0 and window[0] > 0:
+                _update(&o, L.n_params, wp, gp, &pmask[0], &dmask[0], &opt_m[0], &opt_v[0],
+                        &opt_t[0], g_scratch, &window[0], &states[0, 0], S, <floating*> NULL,
+                        0, <intp_t*> NULL, &diverged[0], B, row)
     finally:
         free(mem)
-    return total
+    return total, n_steps
 
 
 def forward_run(dict spec,

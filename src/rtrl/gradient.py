@@ -10,7 +10,7 @@ from sklearn.utils import check_array
 from ._memory import check_state_fits
 from ._threads import blas_single_threaded, effective_n_threads
 from .cells import Cell, Layout, make_cell
-from .learners import LEARNERS, Learner, make_learner
+from .learners import LEARNERS, Learner, make_learner, new_update_state
 from .readout import Loss, make_loss
 
 __all__ = ["sequence_gradient"]
@@ -48,14 +48,18 @@ def check_numeric(value, *, name: str, dtype, ensure_2d: bool = True) -> np.ndar
         raise type(exc)(f"{name} must be numeric and finite: {exc}") from None
 
 
-def check_state_memory(learner: Learner, layout: Layout, itemsize: int, n_steps: int) -> None:
-    """Refuse the learner before allocation if its state would not fit in memory."""
+def check_state_memory(
+    learner: Learner, layout: Layout, itemsize: int, n_steps: int, n_streams: int = 1
+) -> None:
+    """Refuse the learner before allocation if the state of ``n_streams`` streams would not
+    fit in memory."""
     others = {
-        name: cls().state_bytes(layout, itemsize, n_steps)
+        name: n_streams * cls().state_bytes(layout, itemsize, n_steps)
         for name, cls in LEARNERS.items()
         if name != learner.name
     }
-    check_state_fits(learner, learner.state_bytes(layout, itemsize, n_steps), others)
+    needed = n_streams * learner.state_bytes(layout, itemsize, n_steps)
+    check_state_fits(learner, needed, others)
 
 
 def sequence_gradient(
@@ -158,12 +162,26 @@ def sequence_gradient(
     n_threads = effective_n_threads(n_jobs)
     check_state_memory(learner, layout, dt.itemsize, n_steps)
 
-    state = np.zeros(layout.state_size, dtype=dt)
-    learner_state = learner.init_state(layout, dt)
-    grad = np.zeros(layout.n_params, dtype=dt)
+    states = np.zeros((1, layout.state_size), dtype=dt)
+    learner_state = learner.init_state(layout, dt, n_streams=1)
+    update = new_update_state(layout.n_params, dt)  # no optimizer: gradients only
     with blas_single_threaded():
-        total = learner.run(
-            layout, w, X, Y, labels, weights, state, learner_state, grad, loss.kind, n_threads
+        total, _ = learner.train(
+            layout,
+            w,
+            X,
+            Y,
+            labels,
+            weights,
+            np.array([0], dtype=np.intp),
+            np.array([n_steps], dtype=np.intp),
+            states,
+            learner_state,
+            update,
+            -1,
+            loss.kind,
+            n_threads,
         )
+    grad = update["acc"]
     grads = layout.unpack(grad)
     return (grads, float(total)) if return_loss else grads

@@ -18,31 +18,73 @@ from .cells import Layout
 __all__ = ["BPTT", "LEARNERS", "RTRL", "Learner", "make_learner"]
 
 
+def new_update_state(n_params: int, dtype, optimizer=None, pmask=None, dmask=None) -> dict:
+    """What the training kernels carry between calls besides the streams: the gradient summed
+    over the current update window, the optimizer's state and the divergence record."""
+    ones = np.ones(n_params, dtype=dtype)
+    return {
+        "optimizer": {"kind": 0} if optimizer is None else optimizer.to_kernel(),
+        "pmask": ones if pmask is None else np.ascontiguousarray(pmask, dtype=dtype),
+        "dmask": ones if dmask is None else np.ascontiguousarray(dmask, dtype=dtype),
+        "acc": np.zeros(n_params, dtype=dtype),
+        "window": np.zeros(2, dtype=np.intp),  # stream-steps and time steps in the window
+        "m": np.zeros(n_params, dtype=dtype),
+        "v": np.zeros(n_params, dtype=dtype),
+        "t": np.zeros(1, dtype=np.intp),
+        "diverged": np.array([0, -1], dtype=np.intp),  # events, first row
+    }
+
+
 class Learner:
-    """Base class of the gradient algorithms."""
+    """Base class of the gradient algorithms.
+
+    A learner turns a chunk of B sequences, advanced side by side, into gradient estimates
+    summed into ``update["acc"]``, and lets the optimizer apply their mean every
+    ``update_every`` time steps (0: at the end of the chunk; -1: never, for
+    :func:`rtrl.sequence_gradient`). All its state is NumPy arrays.
+    """
 
     name: ClassVar[str]
     #: True if the learner's gradient equals BPTT's (to rounding) for fixed parameters.
     exact: ClassVar[bool] = False
-    #: True if the learner can run online (no look-ahead over the sequence).
+    #: True if the learner runs online: its state carries over from one chunk to the next,
+    #: and it can update the parameters at any step.
     online: ClassVar[bool] = True
 
     def state_bytes(self, layout: Layout, itemsize: int, n_steps: int) -> int:
-        """Bytes of the learner's state for this network (and sequence length, if it
-        stores the sequence)."""
+        """Bytes of the learner's state for one stream of this network (and sequence length,
+        if it stores the sequence)."""
         raise NotImplementedError
 
-    def init_state(self, layout: Layout, dtype) -> dict[str, np.ndarray]:
-        """Fresh learner state at the start of a stream."""
+    def init_state(self, layout: Layout, dtype, n_streams: int = 1) -> dict:
+        """Fresh learner state for ``n_streams`` streams."""
         return {}
 
-    def run(
-        self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind, n_threads
-    ):
-        """Advance over one chunk, accumulating the gradient estimate into ``grad``.
+    def reset_stream(self, learner_state: dict, stream: int) -> None:
+        """Start stream ``stream`` afresh (its influence to zero)."""
 
-        ``state`` (s_t) and ``learner_state`` are updated in place; returns the weighted loss.
-        """
+    def swap_streams(self, learner_state: dict, a: int, b: int) -> None:
+        """Exchange the states of two streams."""
+
+    def train(
+        self,
+        layout: Layout,
+        w,
+        X,
+        Y,
+        labels,
+        weights,
+        starts,
+        lengths,
+        states,
+        learner_state: dict,
+        update: dict,
+        update_every: int,
+        loss_kind: int,
+        n_threads: int,
+    ) -> tuple[float, int]:
+        """Advance the streams over their sequences (rows ``starts[b]`` onwards, ``lengths[b]``
+        of them), updating ``w`` on the way. Returns (weighted loss sum, stream-steps)."""
         raise NotImplementedError
 
     def get_params(self) -> dict:
@@ -128,40 +170,79 @@ class RTRL(Learner):
         S, P = layout.state_size, layout.n_recurrent_params
         return S * (P + self._width(layout, itemsize)) * itemsize
 
-    def init_state(self, layout, dtype):
+    def init_state(self, layout, dtype, n_streams=1):
         S, P = layout.state_size, layout.n_recurrent_params
         width = self._width(layout, np.dtype(dtype).itemsize)
-        return {"store": np.zeros((S, P + width), dtype), "shift": 0, "width": width}
+        return {
+            "store": np.zeros((n_streams, S, P + width), dtype),
+            "shift": np.zeros(n_streams, dtype=np.intp),
+            "width": width,
+        }
+
+    def reset_stream(self, learner_state, stream):
+        learner_state["store"][stream] = 0.0
+        learner_state["shift"][stream] = 0
+
+    def swap_streams(self, learner_state, a, b):
+        store, shift = learner_state["store"], learner_state["shift"]
+        store[[a, b]] = store[[b, a]]
+        shift[[a, b]] = shift[[b, a]]
 
     @staticmethod
-    def influence(learner_state) -> np.ndarray:
-        """The influence matrix J_t (S x P): a view into the learner state.
+    def influence(learner_state, stream: int = 0) -> np.ndarray:
+        """The influence matrix J_t (S x P) of a stream: a view into the learner state.
 
         J lives in a storage one column block wider than itself and moves by one block each
         step (see ``rtrl._core``); ``shift`` says where it is now.
         """
-        store, shift = learner_state["store"], learner_state["shift"]
+        store = learner_state["store"][stream]
+        shift = int(learner_state["shift"][stream])
         P = store.shape[1] - learner_state["width"]
         return store[:, shift : shift + P]
 
-    def run(
-        self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind, n_threads
+    def train(
+        self,
+        layout,
+        w,
+        X,
+        Y,
+        labels,
+        weights,
+        starts,
+        lengths,
+        states,
+        learner_state,
+        update,
+        update_every,
+        loss_kind,
+        n_threads,
     ):
-        total, learner_state["shift"] = _core.rtrl_run(
+        B = len(starts)
+        return _core.rtrl_train(
             layout.to_kernel(),
+            update["optimizer"],
             w,
+            update["pmask"],
+            update["dmask"],
             X,
             Y,
             labels,
             weights,
-            state,
-            learner_state["store"],
-            learner_state["shift"],
-            grad,
+            starts,
+            lengths,
+            states[:B],
+            learner_state["store"][:B],
+            learner_state["shift"][:B],
+            update["acc"],
+            update["window"],
+            update["m"],
+            update["v"],
+            update["t"],
+            update_every,
             loss_kind,
             n_threads,
+            update["diverged"],
         )
-        return total
 
 
 class BPTT(Learner):
@@ -182,10 +263,46 @@ class BPTT(Learner):
     def state_bytes(self, layout, itemsize, n_steps):
         return (2 * n_steps + 1) * layout.state_size * itemsize
 
-    def run(
-        self, layout, w, X, Y, labels, weights, state, learner_state, grad, loss_kind, n_threads
+    def train(
+        self,
+        layout,
+        w,
+        X,
+        Y,
+        labels,
+        weights,
+        starts,
+        lengths,
+        states,
+        learner_state,
+        update,
+        update_every,
+        loss_kind,
+        n_threads,
     ):
-        return _core.bptt_run(layout.to_kernel(), w, X, Y, labels, weights, state, grad, loss_kind)
+        # not online: one update per chunk, at its end, whatever update_every says
+        return _core.bptt_train(
+            layout.to_kernel(),
+            update["optimizer"],
+            w,
+            update["pmask"],
+            update["dmask"],
+            X,
+            Y,
+            labels,
+            weights,
+            starts,
+            lengths,
+            states[: len(starts)],
+            update["acc"],
+            update["window"],
+            update["m"],
+            update["v"],
+            update["t"],
+            -1 if update_every < 0 else 0,
+            loss_kind,
+            update["diverged"],
+        )
 
 
 LEARNERS: dict[str, type[Learner]] = {c.name: c for c in (RTRL, BPTT)}

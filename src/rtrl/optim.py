@@ -1,7 +1,10 @@
 """Optimizers over the flat parameter vector: SGD (with momentum) and Adam.
 
-Both optionally clip the gradient to a maximum Euclidean norm first. The state of an
-optimizer is a dict of NumPy arrays and numbers, so it pickles with the model.
+Both optionally clip the gradient to a maximum Euclidean norm first. The update itself runs
+inside the training kernels (``rtrl._core``), so that a fully online learner updates at every
+step without returning to Python; these objects hold the hyperparameters, and
+:meth:`Optimizer.step` runs the same kernel code on demand. The optimizer's state is a dict
+of NumPy arrays, so it pickles with the model.
 """
 
 from __future__ import annotations
@@ -10,13 +13,16 @@ from typing import ClassVar
 
 import numpy as np
 
+from . import _core
+
 __all__ = ["SGD", "Adam", "Optimizer", "make_optimizer"]
 
 
 class Optimizer:
-    """Base class: ``step(w, grad, state)`` updates ``w`` in place."""
+    """Base class: hyperparameters of an update rule on the flat parameter vector."""
 
     name: ClassVar[str]
+    kind: ClassVar[int]  # OptimizerKind in rtrl/_core.pyx
 
     def __init__(self, learning_rate: float = 1e-3, clip_norm: float | None = None):
         if not learning_rate > 0:
@@ -27,16 +33,40 @@ class Optimizer:
         self.clip_norm = None if clip_norm is None else float(clip_norm)
 
     def init_state(self, n_params: int, dtype) -> dict:
-        return {"t": 0}
+        return {
+            "m": np.zeros(n_params, dtype=dtype),
+            "v": np.zeros(n_params, dtype=dtype),
+            "t": np.zeros(1, dtype=np.intp),
+        }
 
-    def _clipped(self, grad: np.ndarray) -> np.ndarray:
-        if self.clip_norm is None:
-            return grad
-        norm = float(np.linalg.norm(grad))
-        return grad * (self.clip_norm / norm) if norm > self.clip_norm else grad
+    def to_kernel(self, alpha: float = 0.0) -> dict:
+        """The optimizer as the kernels see it (``OptSpec`` in ``rtrl._core``)."""
+        return {
+            "kind": self.kind,
+            "learning_rate": self.learning_rate,
+            "clip_norm": 0.0 if self.clip_norm is None else self.clip_norm,
+            "alpha": float(alpha),
+            **self._kernel_params(),
+        }
 
-    def step(self, w: np.ndarray, grad: np.ndarray, state: dict) -> None:
-        raise NotImplementedError
+    def _kernel_params(self) -> dict:
+        return {}
+
+    def step(self, w: np.ndarray, grad: np.ndarray, state: dict, scale: float = 1.0) -> bool:
+        """Apply ``scale * grad`` to ``w`` in place (the kernels' code); False, with nothing
+        changed, if the gradient is not finite."""
+        ones = np.ones_like(w)
+        return _core.optimizer_step(
+            self.to_kernel(),
+            w,
+            np.ascontiguousarray(grad, dtype=w.dtype),
+            float(scale),
+            ones,
+            ones,
+            state["m"],
+            state["v"],
+            state["t"],
+        )
 
 
 class SGD(Optimizer):
@@ -46,6 +76,7 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    kind = 1
 
     def __init__(self, learning_rate=1e-2, momentum: float = 0.0, clip_norm=None):
         super().__init__(learning_rate, clip_norm)
@@ -53,16 +84,8 @@ class SGD(Optimizer):
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
 
-    def init_state(self, n_params, dtype):
-        return {"t": 0, "velocity": np.zeros(n_params, dtype=dtype)}
-
-    def step(self, w, grad, state):
-        g = self._clipped(grad)
-        v = state["velocity"]
-        v *= self.momentum
-        v -= self.learning_rate * g
-        w += v
-        state["t"] += 1
+    def _kernel_params(self):
+        return {"momentum": self.momentum}
 
 
 class Adam(Optimizer):
@@ -73,6 +96,7 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    kind = 2
 
     def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8, clip_norm=None):
         super().__init__(learning_rate, clip_norm)
@@ -83,20 +107,8 @@ class Adam(Optimizer):
             raise ValueError(f"epsilon must be positive, got {epsilon!r}")
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def init_state(self, n_params, dtype):
-        return {"t": 0, "m": np.zeros(n_params, dtype=dtype), "v": np.zeros(n_params, dtype=dtype)}
-
-    def step(self, w, grad, state):
-        g = self._clipped(grad)
-        state["t"] += 1
-        t = state["t"]
-        m, v = state["m"], state["v"]
-        m *= self.beta_1
-        m += (1 - self.beta_1) * g
-        v *= self.beta_2
-        v += (1 - self.beta_2) * g * g
-        step = self.learning_rate * np.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
-        w -= step * m / (np.sqrt(v) + self.epsilon)
+    def _kernel_params(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
