@@ -42,6 +42,7 @@ from __future__ import annotations
 import time
 import warnings
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
@@ -89,7 +90,7 @@ def _sequence_bounds(sequence_id, n_steps: int):
 class _BaseRTRL(BaseEstimator):
     """Common skeleton of the online recurrent estimators."""
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "cell": [StrOptions(set(CELLS)), Cell],
         "nonlinearity": [StrOptions({"tanh", "relu"}), None],
@@ -278,7 +279,7 @@ class _BaseRTRL(BaseEstimator):
                 self._after_pass(loss, steps, X.shape[0], "partial_fit")
                 return self
             order = np.arange(len(starts))
-            for epoch in range(self.max_iter):
+            for _ in range(self.max_iter):
                 if self.shuffle and len(order) > 1:
                     order = rng.permutation(len(starts))
                 t0 = time.perf_counter()
@@ -418,7 +419,7 @@ class _BaseRTRL(BaseEstimator):
         check_is_fitted(self, "_w")
         X = validate_data(self, X, reset=False, dtype=self._dt())
         X = np.asarray(X, dtype=self._dt())
-        starts, lengths, first_label, _ = _sequence_bounds(sequence_id, X.shape[0])
+        starts, lengths, _, _ = _sequence_bounds(sequence_id, X.shape[0])
         layout = self._layout()
         spec = layout.to_kernel()
         out = np.empty((X.shape[0], layout.n_outputs), dtype=self._dt())
