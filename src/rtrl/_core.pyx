@@ -242,11 +242,14 @@ cdef bint _optimizer_update(const OptSpec* o, intp_t n,
                             const floating* pmask,   # IN  1 = trained, 0 = frozen
                             const floating* dmask,   # IN  1 = L2-penalised (weights)
                             floating* m, floating* v, intp_t* t,   # IN/OUT optimizer state
-                            floating* g              # scratch (n)
+                            floating* g              # scratch (3 n)
                             ) noexcept nogil:
-    """One optimizer step; False (and nothing changed) if the gradient is not finite."""
+    """One optimizer step. If the gradient, or the parameters or optimizer state it would
+    produce, is not finite, nothing changes and the result is False."""
     cdef intp_t i
-    cdef double norm2 = 0, biggest = 0, c = 1, step, gi, lr = o.learning_rate
+    cdef double norm2 = 0, biggest = 0, c = 1, step = 0, gi, lr = o.learning_rate
+    cdef floating* new_m = g + n
+    cdef floating* new_v = g + 2 * n
     for i in range(n):
         g[i] = <floating> ((scale * acc[i] + o.alpha * dmask[i] * w[i]) * pmask[i])
         if not isfinite(g[i]):
@@ -259,18 +262,27 @@ cdef bint _optimizer_update(const OptSpec* o, intp_t n,
         norm2 = biggest * sqrt(norm2)
         if norm2 > o.clip_norm:
             c = o.clip_norm / norm2
-    if o.kind == OPT_SGD:
-        for i in range(n):
-            m[i] = <floating> (o.momentum * m[i] - lr * c * g[i])
-            w[i] += m[i]
-    elif o.kind == OPT_ADAM:
+    if o.kind == OPT_ADAM:
+        step = (lr * sqrt(1 - pow(o.beta_2, <double> (t[0] + 1)))
+                / (1 - pow(o.beta_1, <double> (t[0] + 1))))
+    # new state into scratch first; g[i] becomes the new parameter value
+    for i in range(n):
+        gi = c * g[i]
+        if o.kind == OPT_SGD:
+            new_m[i] = <floating> (o.momentum * m[i] - lr * gi)
+            new_v[i] = 0
+            g[i] = w[i] + new_m[i]
+        else:
+            new_m[i] = <floating> (o.beta_1 * m[i] + (1 - o.beta_1) * gi)
+            new_v[i] = <floating> (o.beta_2 * v[i] + (1 - o.beta_2) * gi * gi)
+            g[i] = <floating> (w[i] - step * new_m[i] / (sqrt(<double> new_v[i]) + o.epsilon))
+        if not (isfinite(g[i]) and isfinite(new_m[i]) and isfinite(new_v[i])):
+            return False
+    memcpy(w, g, n * sizeof(floating))
+    memcpy(m, new_m, n * sizeof(floating))
+    if o.kind == OPT_ADAM:
+        memcpy(v, new_v, n * sizeof(floating))
         t[0] += 1
-        step = lr * sqrt(1 - pow(o.beta_2, <double> t[0])) / (1 - pow(o.beta_1, <double> t[0]))
-        for i in range(n):
-            gi = c * g[i]
-            m[i] = <floating> (o.beta_1 * m[i] + (1 - o.beta_1) * gi)
-            v[i] = <floating> (o.beta_2 * v[i] + (1 - o.beta_2) * gi * gi)
-            w[i] -= <floating> (step * m[i] / (sqrt(<double> v[i]) + o.epsilon))
     return True
 
 
@@ -282,7 +294,7 @@ def optimizer_step(dict opt,
     was applied (False: the gradient was not finite and nothing changed)."""
     cdef OptSpec o = _opt_spec(opt)
     cdef floating sample = 0
-    cdef floating* g = _alloc(w.shape[0], sample)
+    cdef floating* g = _alloc(3 * w.shape[0], sample)
     cdef bint ok
     try:
         with nogil:
@@ -346,7 +358,7 @@ def rtrl_train(dict spec, dict opt,
     cdef double total = 0, step_loss
     cdef floating sample = 0
     cdef intp_t scratch = (L.m + S + L.z_size + L.G_size + S * S + L.work_size
-                           + 2 * L.n_out + S + L.n_params)
+                           + 2 * L.n_out + S + 3 * L.n_params)
     cdef floating* mem
     cdef floating* x
     cdef floating* s_new
@@ -384,7 +396,7 @@ def rtrl_train(dict spec, dict opt,
     e = y_hat + L.n_out
     e_bar = e + L.n_out
     g_scratch = e_bar + S
-    save_bufs = g_scratch + L.n_params
+    save_bufs = g_scratch + 3 * L.n_params
     try:
         with nogil:
             for t in range(T):
@@ -519,7 +531,8 @@ def bptt_train(dict spec, dict opt,
     for b in range(B):
         T = max(T, lengths[b])
     cdef intp_t scratch = (L.m + S + L.z_size + L.G_size + S * S + L.work_size
-                           + 2 * L.n_out + 2 * S + 4 * L.n + L.n_params + (T + 1) * S + T * S)
+                           + 2 * L.n_out + 2 * S + 4 * L.n + 3 * L.n_params + (T + 1) * S
+                           + T * S)
     cdef floating* mem
     cdef floating* x
     cdef floating* s_new
@@ -551,7 +564,7 @@ def bptt_train(dict spec, dict opt,
     tmp = delta + S
     v = tmp + S
     g_scratch = v + 4 * L.n
-    seq_states = g_scratch + L.n_params
+    seq_states = g_scratch + 3 * L.n_params
     e_bars = seq_states + (T + 1) * S
     try:
         with nogil:

@@ -35,6 +35,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from ._params import HyperParameters
+
 __all__ = ["GRU", "LSTM", "Cell", "Elman", "Jordan", "Layout", "make_cell"]
 
 _NONLINEARITIES = {"tanh": 0, "relu": 1}
@@ -154,7 +156,7 @@ class Layout:
         }
 
 
-class Cell:
+class Cell(HyperParameters):
     """Base class of the recurrent cells.
 
     Subclasses declare their weight groups (:meth:`groups`) and a kernel code; the dynamics
@@ -239,19 +241,6 @@ class Cell:
             for name, shape in shapes.items()
         }
 
-    def get_params(self) -> dict:
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_params() == other.get_params()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, tuple(sorted(self.get_params().items()))))
-
 
 def _check_nonlinearity(nonlinearity: str) -> str:
     if nonlinearity not in _NONLINEARITIES:
@@ -291,9 +280,6 @@ class Elman(Cell):
         if not 0.0 < float(leak) <= 1.0:
             raise ValueError(f"leak must be in (0, 1], got {leak!r}")
         self.leak = float(leak)
-
-    def get_params(self) -> dict:
-        return {"nonlinearity": self.nonlinearity, "leak": self.leak}
 
     def groups(self, n, m, n_out):
         return (
@@ -373,9 +359,6 @@ class Jordan(Cell):
 
     def __init__(self, nonlinearity: str = "tanh"):
         self.nonlinearity = _check_nonlinearity(nonlinearity)
-
-    def get_params(self) -> dict:
-        return {"nonlinearity": self.nonlinearity}
 
     def groups(self, n, m, n_out):
         return (

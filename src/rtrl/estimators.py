@@ -632,7 +632,7 @@ class RTRLClassifier(ClassifierMixin, _BaseRTRL):
     Examples
     --------
     Sequence classification: is the sum of a sequence's inputs positive? Only the last step
-    of each sequence carries weight.
+    of each sequence carries weight, and the weights are updated once per sequence.
 
     >>> import numpy as np
     >>> import rtrl
@@ -642,8 +642,8 @@ class RTRLClassifier(ClassifierMixin, _BaseRTRL):
     >>> seq = np.repeat(np.arange(n_seq), length)
     >>> label = np.repeat(X[:, 0].reshape(n_seq, length).sum(axis=1) > 0, length)
     >>> last = np.tile(np.arange(length) == length - 1, n_seq).astype(float)
-    >>> clf = rtrl.RTRLClassifier(hidden_size=8, learning_rate=1e-2, max_iter=5,
-    ...                           random_state=0)
+    >>> clf = rtrl.RTRLClassifier(hidden_size=10, learning_rate=3e-3, update_every=None,
+    ...                           max_iter=30, random_state=0)
     >>> _ = clf.fit(X, label, sequence_id=seq, sample_weight=last)
     >>> pred = clf.predict(X, sequence_id=seq)[last == 1]
     >>> bool((pred == label[last == 1]).mean() > 0.9)

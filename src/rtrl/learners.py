@@ -13,6 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from . import _core
+from ._params import HyperParameters
 from .cells import Layout
 
 __all__ = ["BPTT", "LEARNERS", "RTRL", "Learner", "make_learner"]
@@ -35,7 +36,7 @@ def new_update_state(n_params: int, dtype, optimizer=None, pmask=None, dmask=Non
     }
 
 
-class Learner:
+class Learner(HyperParameters):
     """Base class of the gradient algorithms.
 
     A learner turns a chunk of B sequences, advanced side by side, into gradient estimates
@@ -86,19 +87,6 @@ class Learner:
         """Advance the streams over their sequences (rows ``starts[b]`` onwards, ``lengths[b]``
         of them), updating ``w`` on the way. Returns (weighted loss sum, stream-steps)."""
         raise NotImplementedError
-
-    def get_params(self) -> dict:
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_params() == other.get_params()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, tuple(sorted(self.get_params().items()))))
 
 
 def influence_block_width(state_size: int, n_columns: int, itemsize: int = 8) -> int:
@@ -158,9 +146,6 @@ class RTRL(Learner):
                 f"block_width must be None or a positive integer, got {block_width!r}"
             )
         self.block_width = block_width
-
-    def get_params(self) -> dict:
-        return {"block_width": self.block_width}
 
     def _width(self, layout: Layout, itemsize: int) -> int:
         S, P = layout.state_size, layout.n_recurrent_params

@@ -14,11 +14,12 @@ from typing import ClassVar
 import numpy as np
 
 from . import _core
+from ._params import HyperParameters
 
 __all__ = ["SGD", "Adam", "Optimizer", "make_optimizer"]
 
 
-class Optimizer:
+class Optimizer(HyperParameters):
     """Base class: hyperparameters of an update rule on the flat parameter vector."""
 
     name: ClassVar[str]

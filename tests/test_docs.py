@@ -1,0 +1,19 @@
+"""The examples in the docstrings run and print what they say."""
+
+import doctest
+import warnings
+
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+import rtrl.estimators
+import rtrl.gradient
+
+
+@pytest.mark.parametrize("module", [rtrl.gradient, rtrl.estimators])
+def test_docstring_examples(module):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
