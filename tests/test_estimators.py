@@ -420,7 +420,7 @@ def test_a_non_finite_gradient_is_not_applied():
     huge = np.full_like(X, 1e200)
     with pytest.warns(DivergenceWarning):
         est.partial_fit(huge, y * 1e200)
-    for name, v in est.params_.items():
+    for v in est.params_.values():
         assert np.isfinite(v).all()
     # a finite stream continues to train afterwards
     with warnings.catch_warnings():
