@@ -82,10 +82,10 @@ class OnlineRTRLReference:
         self.shapes = shapes
         self.n, self.m, self.n_out = n, m, n_out
         self.w = self._pack(P)
-        sizes = [P[k].size for k in self.names]
-        self.bounds = dict(
-            zip(self.names, zip(np.cumsum([0, *sizes[:-1]]), np.cumsum(sizes)), strict=True)
-        )
+        ends = np.cumsum([P[k].size for k in self.names])
+        self.bounds = {
+            k: (int(e - P[k].size), int(e)) for k, e in zip(self.names, ends, strict=True)
+        }
         # L2 penalty on weights only (names without "bias")
         self.decay = self._pack(
             {k: np.full(s, 0.0 if "bias" in k else 1.0) for k, s in shapes.items()}

@@ -16,6 +16,14 @@ CELL_CASES = {
 }
 
 
+@pytest.fixture
+def force_threads():
+    """Split even small influence updates across threads (normally one thread does them)."""
+    previous = rtrl._core._set_min_flops_per_thread(1)
+    yield
+    rtrl._core._set_min_flops_per_thread(previous)
+
+
 @pytest.fixture(params=sorted(CELL_CASES))
 def cell_case(request):
     return request.param, CELL_CASES[request.param]()

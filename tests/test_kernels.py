@@ -13,7 +13,7 @@ from rtrl.learners import RTRL, influence_block_width
 
 @pytest.mark.skipif(not rtrl._openmp_parallelism_enabled(), reason="built without OpenMP")
 @pytest.mark.parametrize("learner", [RTRL(block_width=64), RTRL(block_width=17)])
-def test_two_threads_equal_one_thread(cell_case, learner):
+def test_two_threads_equal_one_thread(cell_case, learner, force_threads):
     _, cell = cell_case
     # big enough that the influence matrix has many column blocks
     params, X, y, w = make_problem(cell, 40, 5, 2, T=12, seed=11, scale=0.3)
@@ -31,6 +31,7 @@ def test_two_threads_equal_one_thread(cell_case, learner):
 
 @pytest.mark.skipif(not rtrl._openmp_parallelism_enabled(), reason="built without OpenMP")
 def test_default_block_width_splits_large_networks_across_threads():
+    """n = 64: enough work per step that the default policy uses both threads."""
     cell = rtrl.cells.Elman()
     params, X, y, w = make_problem(cell, 64, 8, 1, T=6, seed=1, scale=0.2)
     layout = cell.infer_layout(params)
@@ -144,7 +145,7 @@ def test_kernels_release_the_gil(learner):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n", [3, 7, 13, 24])
-def test_small_state_kernels_equal_the_blas_path(cell_case, n, dtype):
+def test_small_state_kernels_equal_the_blas_path(cell_case, n, dtype, force_threads):
     """The register-tiled kernels for small states (ragged rows and columns included) give
     the BLAS path's gradient, and the one-thread result equals the two-thread one."""
     _, cell = cell_case

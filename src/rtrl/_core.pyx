@@ -49,6 +49,19 @@ from ._openmp_helpers cimport RTRL_OPENMP_ENABLED, omp_get_max_threads, omp_get_
 # States up to this size use the register-tiled kernels of _microkernels.h (where the CPU has
 # AVX2 and FMA): for RTRL's short inner dimension K = S they beat BLAS, which packs J first.
 cdef bint _microkernels = rtrl_microkernels_available() != 0
+
+# Below this many flops per step and thread (about 0.1 ms of one core), the influence update
+# runs on one thread: entering a parallel region every step would cost more than it saves.
+cdef intp_t _min_flops_per_thread = 4000000
+
+
+def _set_min_flops_per_thread(intp_t flops):
+    """Set the work per step and thread below which fewer threads are used; returns the
+    previous value. For tests and benchmarks."""
+    global _min_flops_per_thread
+    previous = _min_flops_per_thread
+    _min_flops_per_thread = max(flops, 1)
+    return previous
 cdef intp_t _small_state_max = 48
 
 
@@ -384,7 +397,8 @@ def rtrl_train(dict spec, dict opt,
     n_blocks = (L.P + bw - 1) // bw
     if n_threads < 1 or not RTRL_OPENMP_ENABLED:
         n_threads = 1
-    n_ranges = min(n_threads, n_blocks)
+    # a thread needs enough work per step to pay for waking it (a parallel region per step)
+    n_ranges = max(1, min(n_threads, n_blocks, (2 * S * S * L.P) // _min_flops_per_thread))
     mem = _alloc(scratch + n_ranges * S * bw, sample)
     x = mem
     s_new = x + L.m

@@ -5,81 +5,98 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
 from . import __version__
-from ._threads import blas_single_threaded, effective_n_threads
-from .cells import Elman
+from ._memory import format_bytes
+from ._threads import effective_n_threads
 from .datasets import delayed_sum
-from .learners import RTRL
-from .optim import Adam
+from .estimators import RTRLRegressor
+
+
+def _state_bytes(est) -> int:
+    """Bytes of the estimator's live stream state (hidden and learner states)."""
+    stream = est._stream
+    learner = sum(v.nbytes for v in stream["learner"].values() if isinstance(v, np.ndarray))
+    return int(stream["states"].nbytes + learner)
+
+
+def _run_stream(est, X, y, chunk, report_every, verbose):
+    """Feed the stream chunk by chunk; returns (prequential MSE per report, steps/s)."""
+    window_loss = window_steps = 0
+    t_window = t_start = time.perf_counter()
+    reports = []
+    for start in range(0, len(X), chunk):
+        stop = min(start + chunk, len(X))
+        est.partial_fit(X[start:stop], y[start:stop])
+        # loss_curve_[-1] is the mean of 1/2 (y_hat - y)^2 over the chunk, each step scored
+        # before the update it contributes to (test-then-train)
+        window_loss += 2 * est.loss_curve_[-1] * (stop - start)
+        window_steps += stop - start
+        if stop % report_every == 0 or stop == len(X):
+            now = time.perf_counter()
+            mse = window_loss / window_steps
+            reports.append(mse)
+            if verbose:
+                print(f"{stop:>8} {mse:>16.4f} {window_steps / (now - t_window):>10.0f}",
+                      flush=True)
+            window_loss = window_steps = 0
+            t_window = now
+    return reports, len(X) / (time.perf_counter() - t_start)
 
 
 def demo(args) -> int:
-    """Train an Elman network online with exact RTRL on a stream that needs memory."""
-    n_steps, hidden = args.steps, args.hidden
-    X, y = delayed_sum(n_steps, delays=(2, 4), random_state=args.seed)
-    cell, learner = Elman(), RTRL()
-    layout = cell.layout(hidden, X.shape[1], 1)
-    params = cell.init_params(hidden, X.shape[1], 1, random_state=args.seed)
-    w = layout.pack(params, np.float64)
-    state = np.zeros(layout.state_size)
-    influence = learner.init_state(layout, np.float64)
-    grad = np.zeros(layout.n_params)
-    optimizer = Adam(learning_rate=args.learning_rate, clip_norm=1.0)
-    opt_state = optimizer.init_state(layout.n_params, np.float64)
-    Y = np.ascontiguousarray(y[:, None])
-    weights = np.ones(n_steps)
-    labels = np.empty(0, dtype=np.intp)
+    """Stream a generated task that needs memory through ``partial_fit``, chunk by chunk."""
+    from sklearn.linear_model import LinearRegression
+
+    X, y = delayed_sum(args.steps, delays=(2, 4), random_state=args.seed)
     n_threads = effective_n_threads(args.n_jobs)
-    k = args.update_every
-    print(
-        f"rtrl {__version__} demo: Elman(n={hidden}) trained online with exact RTRL "
-        f"(influence matrix {layout.state_size} x {layout.n_recurrent_params}), Adam every "
-        f"{k} steps, {n_threads} thread(s)"
+    make = partial(
+        RTRLRegressor,
+        hidden_size=args.hidden,
+        learning_rate=args.learning_rate,
+        update_every=args.update_every,
+        clip_norm=1.0,
+        n_jobs=args.n_jobs,
+        random_state=args.seed,
     )
-    print(f"task: y_t = x_(t-2) + x_(t-4), x ~ N(0, 1); predicting 0 scores MSE {np.var(y):.3f}")
+    est = make(learner=args.learner)
+    print(
+        f"rtrl {__version__} demo: an Elman network (n={args.hidden}) learns online with "
+        f"{args.learner!r}, Adam every {args.update_every} step(s), chunks of {args.chunk} "
+        f"steps through partial_fit, {n_threads} thread(s)"
+    )
+    print("task: y_t = x_(t-2) + x_(t-4), x ~ N(0, 1)")
     print(f"{'steps':>8} {'prequential MSE':>16} {'steps/s':>10}")
-    window_loss, window_steps, t_window = 0.0, 0, time.perf_counter()
-    report_every = max(k, (n_steps // 10) // k * k)
-    t_start = time.perf_counter()
-    first = last = None
-    with blas_single_threaded():
-        for start in range(0, n_steps, k):
-            stop = min(start + k, n_steps)
-            grad[:] = 0.0
-            # test-then-train: the chunk's loss is measured before its update is applied
-            loss = learner.run(
-                layout,
-                w,
-                X[start:stop],
-                Y[start:stop],
-                labels,
-                weights[start:stop],
-                state,
-                influence,
-                grad,
-                0,
-                n_threads,
-            )
-            optimizer.step(w, grad / (stop - start), opt_state)
-            window_loss += loss
-            window_steps += stop - start
-            if stop % report_every == 0 or stop == n_steps:
-                now = time.perf_counter()
-                mse = 2 * window_loss / window_steps
-                first = mse if first is None else first
-                last = mse
-                print(
-                    f"{stop:>8} {mse:>16.4f} {window_steps / (now - t_window):>10.0f}", flush=True
-                )
-                window_loss, window_steps, t_window = 0.0, 0, now
-    elapsed = time.perf_counter() - t_start
-    print(
-        f"done: {n_steps} steps in {elapsed:.2f} s ({n_steps / elapsed:.0f} steps/s); "
-        f"prequential MSE {first:.4f} -> {last:.4f}"
-    )
+    report_every = max(args.chunk, (args.steps // 10) // args.chunk * args.chunk)
+    reports, speed = _run_stream(est, X, y, args.chunk, report_every, verbose=True)
+
+    # baselines and the other learners, on the same stream
+    tail = slice(len(X) - report_every, None)
+    zero_mse = float(np.mean(y[tail] ** 2))
+    linear = LinearRegression().fit(X, y)
+    linear_mse = float(np.mean((linear.predict(X[tail]) - y[tail]) ** 2))
+    rows = [(args.learner, reports[0], reports[-1], speed, _state_bytes(est))]
+    for other in sorted({"rtrl", "bptt"} - {args.learner}):
+        other_est = make(learner=other)
+        other_reports, other_speed = _run_stream(
+            other_est, X, y, args.chunk, report_every, verbose=False
+        )
+        rows.append((other, other_reports[0], other_reports[-1], other_speed,
+                     _state_bytes(other_est)))
+    print(f"\nsummary over the stream ({len(X)} steps; MSE of the first and last "
+          f"{report_every} steps):")
+    print(f"{'learner':>10} {'first MSE':>10} {'last MSE':>10} {'steps/s':>10} "
+          f"{'state':>10}")
+    for name, first, last, sps, nbytes in rows:
+        print(f"{name:>10} {first:>10.4f} {last:>10.4f} {sps:>10.0f} "
+              f"{format_bytes(nbytes):>10}")
+    print(f"{'predict 0':>10} {'':>10} {zero_mse:>10.4f}")
+    print(f"{'linear':>10} {'':>10} {linear_mse:>10.4f}   (least squares on x_t, fitted on "
+          "the whole stream)")
+    print("bptt back-propagates within each chunk only (the hidden state carries over).")
     return 0
 
 
@@ -92,8 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train online on a generated stream and report progress")
     p.add_argument("--steps", type=int, default=20000, help="length of the stream")
     p.add_argument("--hidden", type=int, default=32, help="hidden units")
-    p.add_argument("--update-every", type=int, default=8, help="steps between weight updates")
-    p.add_argument("--learning-rate", type=float, default=3e-3)
+    p.add_argument("--update-every", type=int, default=1, help="steps between weight updates")
+    p.add_argument("--chunk", type=int, default=500, help="steps per partial_fit call")
+    p.add_argument("--learner", choices=["rtrl", "bptt"], default="rtrl")
+    p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--n-jobs", type=int, default=None, help="OpenMP threads")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=demo)
@@ -103,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("steps", "hidden", "update_every"):
+    for name in ("steps", "hidden", "update_every", "chunk"):
         if getattr(args, name, 1) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer")
     return args.func(args)
