@@ -40,8 +40,9 @@ def _run_stream(est, X, y, chunk, report_every, verbose):
             mse = window_loss / window_steps
             reports.append(mse)
             if verbose:
-                print(f"{stop:>8} {mse:>16.4f} {window_steps / (now - t_window):>10.0f}",
-                      flush=True)
+                print(
+                    f"{stop:>8} {mse:>16.4f} {window_steps / (now - t_window):>10.0f}", flush=True
+                )
             window_loss = window_steps = 0
             t_window = now
     return reports, len(X) / (time.perf_counter() - t_start)
@@ -84,18 +85,21 @@ def demo(args) -> int:
         other_reports, other_speed = _run_stream(
             other_est, X, y, args.chunk, report_every, verbose=False
         )
-        rows.append((other, other_reports[0], other_reports[-1], other_speed,
-                     _state_bytes(other_est)))
-    print(f"\nsummary over the stream ({len(X)} steps; MSE of the first and last "
-          f"{report_every} steps):")
-    print(f"{'learner':>10} {'first MSE':>10} {'last MSE':>10} {'steps/s':>10} "
-          f"{'state':>10}")
+        rows.append(
+            (other, other_reports[0], other_reports[-1], other_speed, _state_bytes(other_est))
+        )
+    print(
+        f"\nsummary over the stream ({len(X)} steps; MSE of the first and last "
+        f"{report_every} steps):"
+    )
+    print(f"{'learner':>10} {'first MSE':>10} {'last MSE':>10} {'steps/s':>10} {'state':>10}")
     for name, first, last, sps, nbytes in rows:
-        print(f"{name:>10} {first:>10.4f} {last:>10.4f} {sps:>10.0f} "
-              f"{format_bytes(nbytes):>10}")
+        print(f"{name:>10} {first:>10.4f} {last:>10.4f} {sps:>10.0f} {format_bytes(nbytes):>10}")
     print(f"{'predict 0':>10} {'':>10} {zero_mse:>10.4f}")
-    print(f"{'linear':>10} {'':>10} {linear_mse:>10.4f}   (least squares on x_t, fitted on "
-          "the whole stream)")
+    print(
+        f"{'linear':>10} {'':>10} {linear_mse:>10.4f}   (least squares on x_t, fitted on "
+        "the whole stream)"
+    )
     print("bptt back-propagates within each chunk only (the hidden state carries over).")
     return 0
 
