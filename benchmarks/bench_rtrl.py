@@ -30,7 +30,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from numpy_rtrl import numpy_rtrl_elman
 
 import rtrl
-from rtrl.learners import RTRL
+from rtrl.learners import RTRL, new_update_state
+from rtrl.optim import Adam
 
 
 def _timed(fn):
@@ -76,8 +77,15 @@ def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
     labels = np.empty(0, dtype=np.intp)
     learner = RTRL()
     learner_state = learner.init_state(layout, dtype)
-    state = np.zeros(S, dtype=dtype)
-    grad = np.zeros(layout.n_params, dtype=dtype)
+    states = np.zeros((1, S), dtype=dtype)
+    gradient_only = new_update_state(layout.n_params, dtype)
+    online = new_update_state(layout.n_params, dtype, optimizer=Adam(1e-6))
+    w_online = flat.copy()
+    starts, lengths = np.array([0], dtype=np.intp), np.array([steps], dtype=np.intp)
+
+    def run(nt, update, update_every, w):
+        learner.train(layout, w, X, Y, labels, weights, starts, lengths, states,
+                      learner_state, update, update_every, 0, nt)
     D = rng.normal(size=(S, S)).astype(dtype)
     Jb = rng.normal(size=(S, P)).astype(dtype)
     out = np.empty_like(Jb)
@@ -89,14 +97,15 @@ def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
 
     contenders = {}
     for nt in threads:
+        # the gradient of a sequence (what the NumPy baseline computes)
         contenders[f"rtrl@{nt}"] = (
-            lambda nt=nt: learner.run(
-                layout, flat, X, Y, labels, weights, state, learner_state, grad, 0, nt
-            ),
+            lambda nt=nt: run(nt, gradient_only, -1, flat),
             steps,
             1,  # BLAS single-threaded inside the OpenMP kernel
         )
         contenders[f"gemm@{nt}"] = (gemm, gemm_reps, nt)
+    # fully online training: the same, plus an Adam update of every weight at every step
+    contenders["online@1"] = (lambda: run(1, online, 1, w_online), steps, 1)
     if with_numpy:
         Jn = np.zeros((S, P), dtype=dtype)
         sn = np.zeros(S, dtype=dtype)
@@ -136,7 +145,7 @@ def main(argv=None):
     print(machine_summary())
     t1 = args.threads[0]
     header = f"{'n':>4} {'dtype':>8} {'rtrl steps/s@' + str(t1):>16} {'gemm bound':>11} "
-    header += f"{'of bound':>9} {'numpy steps/s':>14} {'x numpy':>8}"
+    header += f"{'of bound':>9} {'numpy steps/s':>14} {'x numpy':>8} {'online+Adam':>12}"
     for nt in args.threads[1:]:
         header += f" {'steps/s@' + str(nt):>12} {'of bound@' + str(nt):>11} {'speedup':>8}"
     print(header)
@@ -153,6 +162,7 @@ def main(argv=None):
                 line += f"{r['numpy']:>14.1f} {r[f'rtrl@{t1}'] / r['numpy']:>8.1f}"
             else:
                 line += f"{'-':>14} {'-':>8}"
+            line += f" {r['online@1']:>12.1f}"
             for nt in args.threads[1:]:
                 line += (
                     f" {r[f'rtrl@{nt}']:>12.1f} {r[f'rtrl@{nt}'] / r[f'gemm@{nt}']:>11.2f}"
