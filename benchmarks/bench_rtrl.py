@@ -84,8 +84,23 @@ def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
     starts, lengths = np.array([0], dtype=np.intp), np.array([steps], dtype=np.intp)
 
     def run(nt, update, update_every, w):
-        learner.train(layout, w, X, Y, labels, weights, starts, lengths, states,
-                      learner_state, update, update_every, 0, nt)
+        learner.train(
+            layout,
+            w,
+            X,
+            Y,
+            labels,
+            weights,
+            starts,
+            lengths,
+            states,
+            learner_state,
+            update,
+            update_every,
+            0,
+            nt,
+        )
+
     D = rng.normal(size=(S, S)).astype(dtype)
     Jb = rng.normal(size=(S, P)).astype(dtype)
     out = np.empty_like(Jb)
