@@ -21,7 +21,7 @@ def test_memory_guard_fires_before_allocation_within_a_second():
     cell, params = _huge_params()
     n, m = 2000, 4
     # S x (P + 128) float64 (P = n(n+m+2), 128-column blocks): about 64 GB
-    needed = n * (n * (n + m + 2) + 128) * 8
+    needed = n * (n * (n + m + 2) + 128) * 8 + 8  # + the int64 saying where J sits
     assert needed > available_memory()
     X = np.zeros((5, m))
     y = np.zeros(5)
@@ -48,7 +48,8 @@ def test_state_bytes_formula_for_exact_rtrl():
     S, P = 40, 80 * (3 + 20 + 2)
     assert layout.state_size == S and layout.n_recurrent_params == P
     # one extra block of columns (the step writes J_t beside J_{t-1}); 256 wide here
-    assert rtrl.learners.RTRL().state_bytes(layout, 8, 100) == S * (P + 256) * 8
-    assert rtrl.learners.RTRL(block_width=50).state_bytes(layout, 4, 100) == S * (P + 50) * 4
+    # (+ 8: the int64 saying where J sits)
+    assert rtrl.learners.RTRL().state_bytes(layout, 8, 100) == S * (P + 256) * 8 + 8
+    assert rtrl.learners.RTRL(block_width=50).state_bytes(layout, 4, 100) == S * (P + 50) * 4 + 8
     small = rtrl.cells.Elman().layout(4, 2, 1)  # S * P <= 16384: a single block
-    assert rtrl.learners.RTRL().state_bytes(small, 8, 1) == 4 * (2 * 4 * 8) * 8
+    assert rtrl.learners.RTRL().state_bytes(small, 8, 1) == 4 * (2 * 4 * 8) * 8 + 8

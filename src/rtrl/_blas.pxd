@@ -40,3 +40,45 @@ cdef inline void gemv_rm(bint transpose, blas_int m, blas_int n, floating alpha,
         dgemv(&trans, &n, &m, &alpha, <double*> a, &lda, <double*> x, &one, &beta, y, &one)
     else:
         sgemv(&trans, &n, &m, &alpha, <float*> a, &lda, <float*> x, &one, &beta, y, &one)
+
+
+# ---------------------------------------------------------------- LAPACK (column-major)
+from scipy.linalg.cython_lapack cimport dgeqrf, sgeqrf, dorgqr, sorgqr, dgesvd, sgesvd
+
+
+cdef inline int qr_inplace(blas_int m, blas_int n, floating* a, floating* tau,
+                           floating* work, blas_int lwork) noexcept nogil:
+    """Thin QR of the column-major m x n matrix a: on return the first min(m, n) columns hold
+    Q, and R (min(m, n) x n, upper triangular) is copied out by the caller BEFORE this call's
+    Q formation -- so this function returns R in ``work`` (min(m, n) x n, column-major)
+    and Q in ``a``. ``work`` needs min(m,n)*n + max(n, 1) * 64 entries."""
+    cdef blas_int info = 0, k = m if m < n else n, i, j
+    cdef blas_int lw = lwork - k * n
+    cdef floating* r = work
+    cdef floating* w2 = work + k * n
+    if floating is double:
+        dgeqrf(&m, &n, a, &m, tau, w2, &lw, &info)
+    else:
+        sgeqrf(&m, &n, a, &m, tau, w2, &lw, &info)
+    if info != 0:
+        return info
+    for j in range(n):
+        for i in range(k):
+            r[i + j * k] = a[i + j * m] if i <= j else 0
+    if floating is double:
+        dorgqr(&m, &k, &k, a, &m, tau, w2, &lw, &info)
+    else:
+        sorgqr(&m, &k, &k, a, &m, tau, w2, &lw, &info)
+    return info
+
+
+cdef inline int svd_thin(blas_int m, blas_int n, floating* a, floating* s, floating* u,
+                         floating* vt, floating* work, blas_int lwork) noexcept nogil:
+    """Thin SVD of the column-major m x n matrix a (destroyed): a = u diag(s) vt."""
+    cdef blas_int info = 0, k = m if m < n else n
+    cdef char job = b'S'
+    if floating is double:
+        dgesvd(&job, &job, &m, &n, a, &m, s, u, &m, vt, &k, work, &lwork, &info)
+    else:
+        sgesvd(&job, &job, &m, &n, a, &m, s, u, &m, vt, &k, work, &lwork, &info)
+    return info

@@ -29,10 +29,11 @@ the only source of parallelism.
 from cython cimport floating
 from cython.parallel cimport parallel, prange
 from libc.math cimport fabs, isfinite, pow, sqrt
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from ._blas cimport gemm_rm, gemv_rm
+from ._blas cimport blas_int, gemm_rm, gemv_rm, qr_inplace, svd_thin
 from ._cells cimport (
     MAX_GROUPS, Layout, cell_step, intp_t, readout, readout_loss,
 )
@@ -43,6 +44,7 @@ cdef extern from "_microkernels.h" nogil:
     void rtrl_update_f32(int S, int ncols, const float* D, const float* J, intp_t ldj,
                          float* out, intp_t ldo, const float* e, float* grad)
 
+from ._random cimport rng_sign
 from ._openmp_helpers cimport RTRL_OPENMP_ENABLED, omp_get_max_threads, omp_get_thread_num
 
 
@@ -328,50 +330,102 @@ cdef inline bint _all_finite(const floating* a, intp_t n) noexcept nogil:
 
 # -------------------------------------------------------------------------- training loops
 
-def rtrl_train(dict spec, dict opt,
-               floating[::1] w,                   # IN/OUT flat parameters
-               const floating[::1] pmask,         # IN  1 = trained, 0 = frozen (n_params)
-               const floating[::1] dmask,         # IN  1 = L2-penalised (n_params)
-               const floating[:, :] X,            # IN  inputs, all sequences' rows (N x m)
-               const floating[:, ::1] Y,          # IN  regression targets (N x n_out) or (0 x 0)
-               const intp_t[::1] labels,          # IN  class labels (N) or empty
-               const floating[::1] weights,       # IN  sample weights (N)
-               const intp_t[::1] starts,          # IN  first row of each stream's sequence (B)
-               const intp_t[::1] lengths,         # IN  its length (B)
-               floating[:, ::1] states,           # IN/OUT s_t of each stream (B x S)
-               floating[:, :, ::1] stores,        # IN/OUT influence storage (B x S x (P + bw))
-               intp_t[::1] shifts,                # IN/OUT where J sits in each store (B)
-               floating[::1] acc,                 # IN/OUT gradient summed over the window
-               intp_t[::1] window,                # IN/OUT [stream-steps, time steps] in it
-               floating[::1] opt_m,               # IN/OUT optimizer state (n_params)
-               floating[::1] opt_v,               # IN/OUT optimizer state (n_params)
-               intp_t[::1] opt_t,                 # IN/OUT optimizer step count (1)
-               intp_t update_every,               # >0: every k steps; 0: at the end; -1: never
-               int loss_kind,
-               int n_threads,
-               intp_t[::1] diverged):             # IN/OUT [events, first row or -1]
-    """Exact RTRL over B sequences side by side, updating the parameters on the way.
+cdef void _rtrl_step(const Layout* L, const floating* D, const floating* G, const floating* z,
+                     floating* store, int64_t* shift_ptr, intp_t bw, intp_t n_ranges,
+                     const floating* e_bar, bint has_error, floating* acc,
+                     floating* save_bufs) noexcept nogil:
+    """Exact RTRL, one step of one stream: J_t = D_t J_{t-1} + I_t, acc += e_bar J_t.
 
-    Each stream keeps its state and influence matrix; their per-step gradients are summed
-    into ``acc`` and every ``update_every`` time steps the optimizer applies their mean. The
-    influence matrix of stream b lives in ``stores[b]`` (S x (P + bw)) at column offset
-    ``shifts[b]``; each step writes J_t ``bw`` columns away from J_{t-1}, so no copy of J is
-    ever made (see the module Notes). A non-finite loss, state or gradient drops the pending
-    update, resets the streams' states and influence matrices to zero and is counted in
-    ``diverged``; the parameters are never touched by it.
+    J sits in ``store`` (S x (P + bw), row-major) at column offset ``*shift_ptr`` and moves
+    ``bw`` columns per step (module Notes)."""
+    cdef intp_t S = L.S, ld = L.P + bw, n_blocks = (L.P + bw - 1) // bw
+    cdef intp_t shift = shift_ptr[0], k, lo, hi, saved, c0, c1, i
+    cdef bint right = shift == 0
+    if n_ranges == 1:
+        _influence_range(L, D, G, z, store, ld, shift, right, e_bar, has_error, acc, bw, 0,
+                         n_blocks, -1, <floating*> NULL)
+    else:
+        with parallel(num_threads=n_ranges):
+            # 1. save the inputs that a neighbouring range will overwrite
+            for k in prange(n_ranges, schedule="static"):
+                lo = (k * n_blocks) // n_ranges             # range k: blocks [lo, hi)
+                hi = ((k + 1) * n_blocks) // n_ranges
+                saved = _boundary_block(right, lo, hi, k, n_ranges)
+                if saved >= 0:
+                    c0 = saved * bw
+                    c1 = min(c0 + bw, L.P)
+                    for i in range(S):
+                        memcpy(save_bufs + k * S * bw + i * (c1 - c0),
+                               store + shift + i * ld + c0, (c1 - c0) * sizeof(floating))
+            # 2. (after the barrier) every range advances its blocks
+            for k in prange(n_ranges, schedule="static"):
+                lo = (k * n_blocks) // n_ranges
+                hi = ((k + 1) * n_blocks) // n_ranges
+                saved = _boundary_block(right, lo, hi, k, n_ranges)
+                _influence_range(L, D, G, z, store, ld, shift, right, e_bar, has_error, acc,
+                                 bw, lo, hi, saved, save_bufs + k * S * bw)
+    shift_ptr[0] = bw if right else 0
+
+
+include "_uoro.pxi"
+include "_kronecker.pxi"
+include "_snap.pxi"
+
+
+cdef enum LearnerKind:
+    LEARNER_RTRL = 0
+    LEARNER_UORO = 1
+    LEARNER_KF = 2
+    LEARNER_OK = 3
+    LEARNER_SNAP = 4
+
+
+def online_train(dict spec, dict lspec, dict opt,
+                 floating[::1] w,                   # IN/OUT flat parameters
+                 const floating[::1] pmask,         # IN  1 = trained, 0 = frozen (n_params)
+                 const floating[::1] dmask,         # IN  1 = L2-penalised (n_params)
+                 const floating[:, :] X,            # IN  inputs, all sequences' rows (N x m)
+                 const floating[:, ::1] Y,          # IN  regression targets (N x n_out) or (0 x 0)
+                 const intp_t[::1] labels,          # IN  class labels (N) or empty
+                 const floating[::1] weights,       # IN  sample weights (N)
+                 const intp_t[::1] starts,          # IN  first row of each stream's sequence (B)
+                 const intp_t[::1] lengths,         # IN  its length (B)
+                 floating[:, ::1] states,           # IN/OUT s_t of each stream (B x S)
+                 floating[:, ::1] lstate,           # IN/OUT learner state of each stream
+                 int64_t[:, ::1] lint,              # IN/OUT its integers (shift, RNG, ...)
+                 floating[::1] acc,                 # IN/OUT gradient summed over the window
+                 intp_t[::1] window,                # IN/OUT [stream-steps, time steps] in it
+                 floating[::1] opt_m,               # IN/OUT optimizer state (n_params)
+                 floating[::1] opt_v,               # IN/OUT optimizer state (n_params)
+                 intp_t[::1] opt_t,                 # IN/OUT optimizer step count (1)
+                 intp_t update_every,               # >0: every k steps; 0: at the end; -1: never
+                 int loss_kind,
+                 int n_threads,
+                 intp_t[::1] diverged):             # IN/OUT [events, first row or -1]
+    """An online learner over B sequences side by side, updating the parameters on the way.
+
+    Each stream keeps its state and its learner state (``lspec["kind"]`` says which
+    learner: see rtrl.learners); their per-step gradient estimates are summed into ``acc``
+    and every ``update_every`` time steps the optimizer applies their mean. A non-finite
+    loss, state or gradient drops the pending update, restarts the streams (states and
+    learner states to zero; random generators keep going) and is counted in ``diverged``;
+    the parameters are never touched by it.
 
     Returns ``(weighted loss sum, stream-steps processed)``.
     """
     cdef Layout L = _layout(spec)
     cdef OptSpec o = _opt_spec(opt)
-    cdef intp_t B = starts.shape[0], S = L.S, T = 0, t, b, k, lo, hi, saved, c0, c1, i, row = -1
-    cdef intp_t ld = stores.shape[2], bw = stores.shape[2] - L.P, n_blocks, n_ranges, shift
-    cdef intp_t n_steps = 0
-    cdef bint has_error, right, regression = Y.shape[0] > 0, ok
+    cdef int kind = lspec["kind"]
+    cdef intp_t B = starts.shape[0], S = L.S, T = 0, t, b, row = -1
+    cdef intp_t n_steps = 0, bw = 1, n_ranges = 1, rank = 1
+    cdef intp_t lsize = lstate.shape[1], n_rng_skip = lspec.get("kept_ints", 0)
+    cdef bint has_error, regression = Y.shape[0] > 0
     cdef double total = 0, step_loss
     cdef floating sample = 0
     cdef intp_t scratch = (L.m + S + L.z_size + L.G_size + S * S + L.work_size
                            + 2 * L.n_out + S + 3 * L.n_params)
+    cdef intp_t learner_scratch = 0
+    cdef SnapPattern pattern
     cdef floating* mem
     cdef floating* x
     cdef floating* s_new
@@ -383,23 +437,39 @@ def rtrl_train(dict spec, dict opt,
     cdef floating* e
     cdef floating* e_bar
     cdef floating* g_scratch
-    cdef floating* save_bufs
+    cdef floating* lscratch
     cdef floating* wp = &w[0]
-    cdef floating* Jp
-    cdef floating* sp
     cdef floating* ap = &acc[0]
-    if bw < 1 or stores.shape[0] < B or states.shape[0] < B or shifts.shape[0] < B:
-        raise ValueError("inconsistent influence storage")
+    if lstate.shape[0] < B or states.shape[0] < B or lint.shape[0] < B:
+        raise ValueError("inconsistent learner state")
     for b in range(B):
-        if shifts[b] != 0 and shifts[b] != bw:
-            raise ValueError("inconsistent influence storage")
         T = max(T, lengths[b])
-    n_blocks = (L.P + bw - 1) // bw
     if n_threads < 1 or not RTRL_OPENMP_ENABLED:
         n_threads = 1
-    # a thread needs enough work per step to pay for waking it (a parallel region per step)
-    n_ranges = max(1, min(n_threads, n_blocks, (2 * S * S * L.P) // _min_flops_per_thread))
-    mem = _alloc(scratch + n_ranges * S * bw, sample)
+    if kind == LEARNER_RTRL:
+        bw = lspec["width"]
+        if lsize != S * (L.P + bw):
+            raise ValueError("inconsistent influence storage")
+        # a thread needs enough work per step to pay for waking it (a region per step)
+        n_ranges = max(1, min(n_threads, (L.P + bw - 1) // bw,
+                              (2 * S * S * L.P) // _min_flops_per_thread))
+        learner_scratch = n_ranges * S * bw
+    elif kind == LEARNER_UORO:
+        learner_scratch = 2 * S + L.G_size // S
+    elif kind == LEARNER_KF:
+        for b in range(L.n_groups):
+            learner_scratch = max(learner_scratch, S * L.rows[b] + L.rows[b])
+    elif kind == LEARNER_OK:
+        rank = lspec["rank"]
+        learner_scratch = _ok_scratch(&L, rank)
+    elif kind == LEARNER_SNAP:
+        pattern = _snap_pattern(lspec)
+        learner_scratch = pattern.max_rows * pattern.max_rows
+        for b in range(L.n_groups):
+            learner_scratch = max(learner_scratch,
+                                  pattern.max_rows * pattern.max_rows
+                                  + pattern.max_rows * L.width[b])
+    mem = _alloc(scratch + learner_scratch, sample)
     x = mem
     s_new = x + L.m
     z = s_new + S
@@ -410,7 +480,7 @@ def rtrl_train(dict spec, dict opt,
     e = y_hat + L.n_out
     e_bar = e + L.n_out
     g_scratch = e_bar + S
-    save_bufs = g_scratch + 3 * L.n_params
+    lscratch = g_scratch + 3 * L.n_params
     try:
         with nogil:
             for t in range(T):
@@ -418,48 +488,34 @@ def rtrl_train(dict spec, dict opt,
                     if t >= lengths[b]:
                         continue
                     row = starts[b] + t
-                    sp = &states[b, 0]
-                    Jp = &stores[b, 0, 0]
-                    shift = shifts[b]
                     _load_row(X, row, x)
-                    cell_step(&L, wp, x, sp, s_new, z, G, D, work)
+                    cell_step(&L, wp, x, &states[b, 0], s_new, z, G, D, work)
                     step_loss = readout_loss(&L, wp, s_new, loss_kind,
                                              &Y[row, 0] if regression else NULL,
                                              0 if regression else labels[row],
                                              weights[row], y_hat, e, e_bar, ap)
                     if not isfinite(step_loss) or not _all_finite(s_new, S):
-                        _diverge(&states[0, 0], S, &stores[0, 0, 0], S * ld, &shifts[0], ap,
-                                 L.n_params, &window[0], &diverged[0], B, row)
+                        _diverge(&states[0, 0], S, &lstate[0, 0], lsize, &lint[0, 0],
+                                 lint.shape[1], n_rng_skip, ap, L.n_params, &window[0],
+                                 &diverged[0], B, row)
                         continue
                     has_error = weights[row] != 0
-                    right = shift == 0
-                    if n_ranges == 1:
-                        _influence_range(&L, D, G, z, Jp, ld, shift, right, e_bar, has_error,
-                                         ap, bw, 0, n_blocks, -1, <floating*> NULL)
-                    else:
-                        with parallel(num_threads=n_ranges):
-                            # 1. save the inputs that a neighbouring range will overwrite
-                            for k in prange(n_ranges, schedule="static"):
-                                lo = (k * n_blocks) // n_ranges   # range k: blocks [lo, hi)
-                                hi = ((k + 1) * n_blocks) // n_ranges
-                                saved = _boundary_block(right, lo, hi, k, n_ranges)
-                                if saved >= 0:
-                                    c0 = saved * bw
-                                    c1 = min(c0 + bw, L.P)
-                                    for i in range(S):
-                                        memcpy(save_bufs + k * S * bw + i * (c1 - c0),
-                                               Jp + shift + i * ld + c0,
-                                               (c1 - c0) * sizeof(floating))
-                            # 2. (after the barrier) every range advances its blocks
-                            for k in prange(n_ranges, schedule="static"):
-                                lo = (k * n_blocks) // n_ranges
-                                hi = ((k + 1) * n_blocks) // n_ranges
-                                saved = _boundary_block(right, lo, hi, k, n_ranges)
-                                _influence_range(&L, D, G, z, Jp, ld, shift, right, e_bar,
-                                                 has_error, ap, bw, lo, hi, saved,
-                                                 save_bufs + k * S * bw)
-                    shifts[b] = bw if right else 0
-                    memcpy(sp, s_new, S * sizeof(floating))
+                    if kind == LEARNER_RTRL:
+                        _rtrl_step(&L, D, G, z, &lstate[b, 0], &lint[b, 0], bw, n_ranges,
+                                   e_bar, has_error, ap, lscratch)
+                    elif kind == LEARNER_UORO:
+                        _uoro_step(&L, D, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0], e_bar,
+                                   has_error, ap, lscratch)
+                    elif kind == LEARNER_KF:
+                        _kf_step(&L, D, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0], e_bar,
+                                 has_error, ap, lscratch)
+                    elif kind == LEARNER_OK:
+                        _ok_step(&L, rank, D, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0],
+                                 e_bar, has_error, ap, lscratch)
+                    elif kind == LEARNER_SNAP:
+                        _snap_step(&L, &pattern, D, G, z, &lstate[b, 0], e_bar, has_error, ap,
+                                   lscratch)
+                    memcpy(&states[b, 0], s_new, S * sizeof(floating))
                     total += step_loss
                     n_steps += 1
                     window[0] += 1
@@ -467,28 +523,36 @@ def rtrl_train(dict spec, dict opt,
                 if update_every > 0 and window[1] >= update_every:
                     _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0],
                             &opt_v[0], &opt_t[0], g_scratch, &window[0], &states[0, 0], S,
-                            &stores[0, 0, 0], S * ld, &shifts[0], &diverged[0], B, row)
+                            &lstate[0, 0], lsize, &lint[0, 0], lint.shape[1], n_rng_skip,
+                            &diverged[0], B, row)
             if update_every == 0 and window[0] > 0:
                 _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0], &opt_v[0],
-                        &opt_t[0], g_scratch, &window[0], &states[0, 0], S, &stores[0, 0, 0],
-                        S * ld, &shifts[0], &diverged[0], B, row)
+                        &opt_t[0], g_scratch, &window[0], &states[0, 0], S, &lstate[0, 0],
+                        lsize, &lint[0, 0], lint.shape[1], n_rng_skip, &diverged[0], B, row)
     finally:
         free(mem)
     return total, n_steps
 
 
-cdef void _diverge(floating* states, intp_t state_size, floating* stores, intp_t store_size,
-                   intp_t* shifts, floating* acc, intp_t n_params, intp_t* window,
-                   intp_t* diverged, intp_t B, intp_t row) noexcept nogil:
-    # Drop the pending update and start the B streams afresh (stores and shifts may be NULL);
-    # the parameters are untouched.
+cdef void _diverge(floating* states, intp_t state_size, floating* lstate, intp_t lsize,
+                   int64_t* lint, intp_t n_ints, intp_t n_kept_ints, floating* acc,
+                   intp_t n_params, intp_t* window, intp_t* diverged, intp_t B,
+                   intp_t row) noexcept nogil:
+    # Drop the pending update and start the B streams afresh: states and learner states to
+    # zero, and the learners' integers too, except the first n_kept_ints of each stream (a
+    # random generator's state keeps going). lstate and lint may be NULL. The parameters are
+    # untouched.
+    cdef intp_t b
     memset(acc, 0, n_params * sizeof(floating))
     window[0] = 0
     window[1] = 0
     memset(states, 0, B * state_size * sizeof(floating))
-    if stores != NULL:
-        memset(stores, 0, B * store_size * sizeof(floating))
-        memset(shifts, 0, B * sizeof(intp_t))
+    if lstate != NULL:
+        memset(lstate, 0, B * lsize * sizeof(floating))
+    if lint != NULL:
+        for b in range(B):
+            memset(lint + b * n_ints + n_kept_ints, 0,
+                   (n_ints - n_kept_ints) * sizeof(int64_t))
     if diverged[0] == 0:
         diverged[1] = row
     diverged[0] += 1
@@ -497,13 +561,13 @@ cdef void _diverge(floating* states, intp_t state_size, floating* stores, intp_t
 cdef void _update(const OptSpec* o, intp_t n, floating* w, floating* acc,
                   const floating* pmask, const floating* dmask, floating* m, floating* v,
                   intp_t* t, floating* g, intp_t* window, floating* states, intp_t state_size,
-                  floating* stores, intp_t store_size, intp_t* shifts, intp_t* diverged,
-                  intp_t B, intp_t row) noexcept nogil:
+                  floating* lstate, intp_t lsize, int64_t* lint, intp_t n_ints,
+                  intp_t n_kept_ints, intp_t* diverged, intp_t B, intp_t row) noexcept nogil:
     # apply the mean gradient of the window, then open a new window
     if window[0] > 0 and o.kind != OPT_NONE:
         if not _optimizer_update(o, n, w, acc, 1.0 / window[0], pmask, dmask, m, v, t, g):
-            _diverge(states, state_size, stores, store_size, shifts, acc, n, window, diverged,
-                     B, row)
+            _diverge(states, state_size, lstate, lsize, lint, n_ints, n_kept_ints, acc, n,
+                     window, diverged, B, row)
             return
     memset(acc, 0, n * sizeof(floating))
     window[0] = 0
@@ -603,7 +667,7 @@ def bptt_train(dict spec, dict opt,
                         break
                     seq_loss += step_loss
                 if not finite:
-                    _diverge(&states[0, 0], S, <floating*> NULL, 0, <intp_t*> NULL, gp,
+                    _diverge(&states[0, 0], S, <floating*> NULL, 0, <int64_t*> NULL, 0, 0, gp,
                              L.n_params, &window[0], &diverged[0], B, row)
                     continue
                 memset(delta, 0, S * sizeof(floating))
@@ -643,7 +707,167 @@ def bptt_train(dict spec, dict opt,
             if update_every >= 0 and window[0] > 0:
                 _update(&o, L.n_params, wp, gp, &pmask[0], &dmask[0], &opt_m[0], &opt_v[0],
                         &opt_t[0], g_scratch, &window[0], &states[0, 0], S, <floating*> NULL,
-                        0, <intp_t*> NULL, &diverged[0], B, row)
+                        0, <int64_t*> NULL, 0, 0, &diverged[0], B, row)
+    finally:
+        free(mem)
+    return total, n_steps
+
+
+def tbptt_train(dict spec, dict opt,
+                floating[::1] w,                   # IN/OUT flat parameters
+                const floating[::1] pmask,         # IN  1 = trained, 0 = frozen
+                const floating[::1] dmask,         # IN  1 = L2-penalised
+                const floating[:, :] X,            # IN  inputs (N x m)
+                const floating[:, ::1] Y,          # IN  regression targets (N x n_out) or (0 x 0)
+                const intp_t[::1] labels,          # IN  class labels (N) or empty
+                const floating[::1] weights,       # IN  sample weights (N)
+                const intp_t[::1] starts,          # IN  first row of each sequence (B)
+                const intp_t[::1] lengths,         # IN  its length (B)
+                const intp_t[::1] ends,            # IN  1 if the sequence ends in this call
+                floating[:, ::1] states,           # IN/OUT s_t of each stream (B x S)
+                floating[:, ::1] lstate,           # IN/OUT the open window of each stream
+                int64_t[:, ::1] lint,              # IN/OUT [steps in the window]
+                intp_t truncation,
+                floating[::1] acc,                 # IN/OUT gradient summed since the update
+                intp_t[::1] window,                # IN/OUT [stream-steps, time steps]
+                floating[::1] opt_m,
+                floating[::1] opt_v,
+                intp_t[::1] opt_t,
+                intp_t update_every,               # >= 0: update when windows close; -1: never
+                int loss_kind,
+                intp_t[::1] diverged):
+    """Truncated BPTT: each stream's steps are cut into windows of ``truncation`` steps (and
+    at the end of its sequence); when a window closes its losses are back-propagated through
+    that window only, and the update is applied; the state carries into the next window.
+
+    The open window (its k + 1 states, inputs, targets and weights) is kept in ``lstate``, so
+    a window can span calls. Returns ``(weighted loss sum, stream-steps processed)``.
+    """
+    cdef Layout L = _layout(spec)
+    cdef OptSpec o = _opt_spec(opt)
+    cdef intp_t B = starts.shape[0], S = L.S, m = L.m, n_out = L.n_out, k = truncation
+    cdef intp_t T = 0, t, b, row = -1, g, j, q, r, K, i, tau, count, n_steps = 0
+    cdef intp_t lsize = lstate.shape[1]
+    cdef bint regression = Y.shape[0] > 0, closed
+    cdef double total = 0, step_loss
+    cdef floating sample = 0
+    cdef intp_t scratch = (m + S + L.z_size + L.G_size + S * S + L.work_size + 2 * n_out
+                           + 3 * S + 4 * L.n + 3 * L.n_params)
+    cdef floating* mem
+    cdef floating* x
+    cdef floating* s_new
+    cdef floating* z
+    cdef floating* G
+    cdef floating* D
+    cdef floating* work
+    cdef floating* y_hat
+    cdef floating* e
+    cdef floating* delta
+    cdef floating* tmp
+    cdef floating* e_bar
+    cdef floating* v
+    cdef floating* g_scratch
+    cdef floating* buf
+    cdef floating* wstates
+    cdef floating* wx
+    cdef floating* wy
+    cdef floating* ww
+    cdef floating* wl
+    cdef floating* wp = &w[0]
+    cdef floating* gp = &acc[0]
+    cdef floating vj
+    if k < 1 or lsize != (k + 1) * S + k * (m + n_out + 2) or lint.shape[1] < 1:
+        raise ValueError("inconsistent truncation window")
+    for b in range(B):
+        T = max(T, lengths[b])
+    mem = _alloc(scratch, sample)
+    x = mem
+    s_new = x + m
+    z = s_new + S
+    G = z + L.z_size
+    D = G + L.G_size
+    work = D + S * S
+    y_hat = work + L.work_size
+    e = y_hat + n_out
+    delta = e + n_out
+    tmp = delta + S
+    e_bar = tmp + S
+    v = e_bar + S
+    g_scratch = v + 4 * L.n
+    try:
+        with nogil:
+            for t in range(T):
+                closed = False
+                for b in range(B):
+                    if t >= lengths[b]:
+                        continue
+                    row = starts[b] + t
+                    buf = &lstate[b, 0]
+                    wstates = buf                     # k + 1 states
+                    wx = wstates + (k + 1) * S        # k inputs
+                    wy = wx + k * m                   # k targets (regression)
+                    ww = wy + k * n_out               # k weights
+                    wl = ww + k                       # k labels (classification)
+                    count = lint[b, 0]
+                    if count == 0:
+                        memcpy(wstates, &states[b, 0], S * sizeof(floating))
+                    _load_row(X, row, wx + count * m)
+                    if regression:
+                        memcpy(wy + count * n_out, &Y[row, 0], n_out * sizeof(floating))
+                    else:
+                        wl[count] = <floating> labels[row]
+                    ww[count] = weights[row]
+                    cell_step(&L, wp, wx + count * m, wstates + count * S,
+                              wstates + (count + 1) * S, z, <floating*> NULL,
+                              <floating*> NULL, work)
+                    step_loss = readout_loss(&L, wp, wstates + (count + 1) * S, loss_kind,
+                                             wy + count * n_out, <intp_t> wl[count],
+                                             ww[count], y_hat, e, e_bar, <floating*> NULL)
+                    if not isfinite(step_loss) or not _all_finite(wstates + (count + 1) * S,
+                                                                  S):
+                        _diverge(&states[0, 0], S, &lstate[0, 0], lsize, &lint[0, 0],
+                                 lint.shape[1], 0, gp, L.n_params, &window[0], &diverged[0],
+                                 B, row)
+                        continue
+                    count += 1
+                    memcpy(&states[b, 0], wstates + count * S, S * sizeof(floating))
+                    total += step_loss
+                    n_steps += 1
+                    window[0] += 1
+                    if count == k or (ends[b] and t == lengths[b] - 1):
+                        # back-propagate through the window, then open a new one
+                        memset(delta, 0, S * sizeof(floating))
+                        for tau in range(count - 1, -1, -1):
+                            readout_loss(&L, wp, wstates + (tau + 1) * S, loss_kind,
+                                         wy + tau * n_out, <intp_t> wl[tau], ww[tau], y_hat, e,
+                                         e_bar, gp)
+                            for i in range(S):
+                                delta[i] = delta[i] + e_bar[i]
+                            cell_step(&L, wp, wx + tau * m, wstates + tau * S, s_new, z, G,
+                                      D, work)
+                            for g in range(L.n_groups):
+                                r = L.rows[g]
+                                K = L.width[g]
+                                gemv_rm(True, <int> S, <int> r, <floating> 1, G + L.G_offset[g],
+                                        <int> r, delta, <floating> 0, v)
+                                for j in range(r):
+                                    vj = v[j]
+                                    if vj == 0:
+                                        continue
+                                    for q in range(K):
+                                        gp[L.offset[g] + j * K + q] += vj * z[L.z_offset[g] + q]
+                            gemv_rm(True, <int> S, <int> S, <floating> 1, D, <int> S, delta,
+                                    <floating> 0, tmp)
+                            memcpy(delta, tmp, S * sizeof(floating))
+                        count = 0
+                        closed = True
+                    lint[b, 0] = count
+                window[1] += 1
+                if closed and update_every >= 0:
+                    _update(&o, L.n_params, wp, gp, &pmask[0], &dmask[0], &opt_m[0],
+                            &opt_v[0], &opt_t[0], g_scratch, &window[0], &states[0, 0], S,
+                            &lstate[0, 0], lsize, &lint[0, 0], lint.shape[1], 0,
+                            &diverged[0], B, row)
     finally:
         free(mem)
     return total, n_steps

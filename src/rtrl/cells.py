@@ -30,7 +30,7 @@ where it is already the second recurrent group.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import numpy as np
@@ -68,6 +68,12 @@ class Layout:
     n_outputs: int
     groups: tuple[Group, ...]  # recurrent groups, then the readout if it is not recurrent
     n_recurrent_groups: int
+    #: Fixed mask of ``weight_hh`` (True = kept) for a sparse network, or None (dense).
+    weight_hh_mask: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def with_mask(self, weight_hh_mask) -> Layout:
+        """The same layout with a recurrent weight mask (None: dense)."""
+        return replace(self, weight_hh_mask=weight_hh_mask)
 
     @property
     def state_size(self) -> int:
@@ -172,6 +178,22 @@ class Cell(HyperParameters):
 
     def groups(self, n: int, m: int, n_out: int) -> tuple[Group, ...]:
         raise NotImplementedError
+
+    def immediate_pattern(self, layout: Layout) -> list[np.ndarray]:
+        """Structural non-zeros of each recurrent group's G_g (boolean S x r_g): the state
+        entries that a parameter of row j reaches within the step."""
+        raise NotImplementedError
+
+    def state_jacobian_pattern(self, layout: Layout) -> np.ndarray:
+        """Structural non-zeros of D_t (boolean S x S, entry (i, l): s_i depends on the
+        previous s_l), with the diagonal included; it honours ``layout.weight_hh_mask``."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _hh_mask(layout: Layout, rows: int) -> np.ndarray:
+        if layout.weight_hh_mask is None:
+            return np.ones((rows, layout.hidden_size), dtype=bool)
+        return np.asarray(layout.weight_hh_mask, dtype=bool)
 
     readout_is_recurrent: ClassVar[bool] = False
 
@@ -286,6 +308,13 @@ class Elman(Cell):
             Group(n, (("weight_ih", m), ("bias_ih", None), ("weight_hh", n), ("bias_hh", None))),
         )
 
+    def immediate_pattern(self, layout):
+        return [np.eye(layout.hidden_size, dtype=bool)]
+
+    def state_jacobian_pattern(self, layout):
+        n = layout.hidden_size
+        return self._hh_mask(layout, n) | np.eye(n, dtype=bool)
+
 
 class LSTM(Cell):
     r"""Long short-term memory, as ``torch.nn.LSTM`` (gates i, f, g, o).
@@ -311,6 +340,19 @@ class LSTM(Cell):
             ),
         )
 
+    def immediate_pattern(self, layout):
+        # a unit's pair (h_j, c_j) for each of its four gates (the o gate reaches c_j through
+        # D within the same pair, so SnAp-1 keeps the 2 x 2 block per unit)
+        n = layout.hidden_size
+        unit = np.tile(np.eye(n, dtype=bool), (1, 4))
+        return [np.vstack([unit, unit])]
+
+    def state_jacobian_pattern(self, layout):
+        n = layout.hidden_size
+        mask = self._hh_mask(layout, 4 * n).reshape(4, n, n).any(axis=0)  # unit j <- h_l
+        eye = np.eye(n, dtype=bool)
+        return np.block([[mask | eye, eye], [mask | eye, eye]])
+
 
 class GRU(Cell):
     r"""Gated recurrent unit, as ``torch.nn.GRU`` (gates r, z, n).
@@ -332,6 +374,14 @@ class GRU(Cell):
             Group(3 * n, (("weight_ih", m), ("bias_ih", None))),
             Group(3 * n, (("weight_hh", n), ("bias_hh", None))),
         )
+
+    def immediate_pattern(self, layout):
+        unit = np.tile(np.eye(layout.hidden_size, dtype=bool), (1, 3))
+        return [unit, unit.copy()]
+
+    def state_jacobian_pattern(self, layout):
+        n = layout.hidden_size
+        return self._hh_mask(layout, 3 * n).reshape(3, n, n).any(axis=0) | np.eye(n, dtype=bool)
 
 
 class Jordan(Cell):
@@ -365,6 +415,15 @@ class Jordan(Cell):
             Group(n, (("weight_ih", m), ("bias_ih", None), ("weight_yh", n_out))),
             Group(n_out, (("readout_weight", n), ("readout_bias", None))),
         )
+
+    def immediate_pattern(self, layout):
+        # the readout feeds every unit through weight_yh: its columns are dense
+        n, n_out = layout.hidden_size, layout.n_outputs
+        return [np.eye(n, dtype=bool), np.ones((n, n_out), dtype=bool)]
+
+    def state_jacobian_pattern(self, layout):
+        n = layout.hidden_size
+        return np.ones((n, n), dtype=bool)  # D = diag(phi') W_yh V
 
 
 CELLS: dict[str, type[Cell]] = {c.name: c for c in (Elman, GRU, LSTM, Jordan)}

@@ -183,7 +183,14 @@ class _BaseRTRL(BaseEstimator):
         return Adam(self.learning_rate, clip_norm=self.clip_norm)
 
     def _layout(self) -> Layout:
-        return self._cell().layout(self.hidden_size, self.n_features_in_, self.n_outputs_)
+        """The network's layout, with the recurrent weight mask once it has been drawn."""
+        layout = self._cell().layout(self.hidden_size, self.n_features_in_, self.n_outputs_)
+        update = getattr(self, "_update", None)
+        if update is not None and "weight_hh" in layout.shapes() and self.density < 1.0:
+            pmask = update["pmask"]
+            if pmask.shape[0] == layout.n_params:
+                layout = layout.with_mask(layout.unpack(pmask)["weight_hh"] != 0)
+        return layout
 
     def _kernel_update_every(self) -> int:
         return 0 if self.update_every is None else int(self.update_every)
@@ -210,19 +217,19 @@ class _BaseRTRL(BaseEstimator):
         self._update = new_update_state(
             layout.n_params, dt, pmask=layout.pack(keep, dt), dmask=layout.pack(decay, dt)
         )
-        self._new_streams(layout)
+        self._new_streams(self._layout(), rng)
         self.loss_curve_ = []
         self.n_iter_ = 0
         self.t_ = 0
         self.best_loss_ = np.inf
         self._no_improvement_count = 0
 
-    def _new_streams(self, layout: Layout) -> None:
+    def _new_streams(self, layout: Layout, rng) -> None:
         dt = self._dt()
         learner = self._learner()
         self._stream = {
             "states": np.zeros((self.batch_size, layout.state_size), dtype=dt),
-            "learner": learner.init_state(layout, dt, n_streams=self.batch_size),
+            "learner": learner.init_state(layout, dt, n_streams=self.batch_size, random_state=rng),
             "label": None,
             "started": False,
         }
@@ -257,9 +264,9 @@ class _BaseRTRL(BaseEstimator):
         X, y, weights = self._validate(X, y, sample_weight, reset=first)
         starts, lengths, first_label, last_label = _sequence_bounds(sequence_id, X.shape[0])
         Y, labels = self._prepare_targets(y, first=first, partial=partial, classes=classes)
-        layout = self._layout()
+        layout = self._cell().layout(self.hidden_size, self.n_features_in_, self.n_outputs_)
         learner = self._learner()
-        check_state_memory(
+        check_state_memory(  # before any allocation (a dense layout bounds a sparse one)
             learner, layout, self._dt().itemsize, int(lengths.max()), n_streams=self.batch_size
         )
         n_threads = effective_n_threads(self.n_jobs)
@@ -268,13 +275,16 @@ class _BaseRTRL(BaseEstimator):
             self._init_network(layout, rng)
         else:
             self._check_compatible(layout)
+        layout = self._layout()
         self._update["optimizer"] = self._optimizer().to_kernel(alpha=self.alpha)
         args = (layout, learner, X, Y, labels, weights, starts, lengths, n_threads)
 
         with blas_single_threaded():
             if partial:
                 carry = self._stream["started"] and (first_label == self._stream["label"])
-                loss, steps = self._run_sequences(*args, np.arange(len(starts)), carry)
+                loss, steps = self._run_sequences(
+                    *args, np.arange(len(starts)), carry, last_continues=True
+                )
                 self._stream["label"] = last_label
                 self._after_pass(loss, steps, X.shape[0], "partial_fit")
                 return self
@@ -321,9 +331,11 @@ class _BaseRTRL(BaseEstimator):
         n_threads,
         order,
         carry_first,
+        last_continues=False,
     ):
         """Train on the sequences in ``order``, ``batch_size`` at a time; the stream of the
-        last one becomes stream 0 (the live stream)."""
+        last one becomes stream 0 (the live stream). ``last_continues``: the last sequence
+        goes on in a later call (partial_fit), so it does not end here."""
         states = self._stream["states"]
         lstate = self._stream["learner"]
         total, steps = 0.0, 0
@@ -334,6 +346,9 @@ class _BaseRTRL(BaseEstimator):
                 if not (carry_first and g0 == 0 and b == 0):
                     states[b] = 0.0
                     learner.reset_stream(lstate, b)
+            ends = np.ones(len(idx), dtype=np.intp)
+            if last_continues and g0 + len(idx) == len(order):
+                ends[-1] = 0
             loss, n = learner.train(
                 layout,
                 self._w,
@@ -343,6 +358,7 @@ class _BaseRTRL(BaseEstimator):
                 weights,
                 starts[idx],
                 lengths[idx],
+                ends,
                 states,
                 lstate,
                 self._update,
@@ -433,9 +449,15 @@ class _BaseRTRL(BaseEstimator):
         return out
 
     def reset_state(self):
-        """Start a new stream: hidden and learner states back to zero; weights are kept."""
+        """Start a new stream: hidden and learner states back to zero (random learners'
+        generators go on); the weights, the optimizer and the pending gradient are kept."""
         check_is_fitted(self, "_w")
-        self._new_streams(self._layout())
+        learner = self._learner()
+        self._stream["states"][:] = 0.0
+        for b in range(self.batch_size):
+            learner.reset_stream(self._stream["learner"], b)
+        self._stream["label"] = None
+        self._stream["started"] = False
         return self
 
     @property
@@ -459,9 +481,11 @@ _DOC_PARAMS = """
         The recurrent cell (:mod:`rtrl.cells`); equations and parameter names follow PyTorch.
     nonlinearity : {"tanh", "relu"} or None, default=None
         Activation of the Elman and Jordan cells (None: the cell's own, tanh by default).
-    learner : {"rtrl", "bptt"} or Learner, default="rtrl"
-        The gradient algorithm (:mod:`rtrl.learners`). ``"rtrl"`` is exact and online;
-        ``"bptt"`` back-propagates through each sequence and updates at its end.
+    learner : str or Learner, default="rtrl"
+        The gradient algorithm (:mod:`rtrl.learners`): ``"rtrl"`` (exact, online),
+        ``"snap1"``, ``"snap2"`` (SnAp-k), ``"kf"`` (KF-RTRL), ``"ok"`` (OK, rank 2),
+        ``"uoro"``, ``"tbptt"`` (window 20), ``"bptt"`` (whole sequences, updates at their
+        end), or a learner object such as ``rtrl.learners.OK(rank=4)``.
     density : float in (0, 1], default=1.0
         Fraction of the recurrent weights ``weight_hh`` kept; the others are masked to zero
         by a fixed random mask (drawn from ``random_state``) and stay exactly zero.

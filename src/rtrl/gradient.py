@@ -54,8 +54,8 @@ def check_state_memory(
     """Refuse the learner before allocation if the state of ``n_streams`` streams would not
     fit in memory."""
     others = {
-        name: n_streams * cls().state_bytes(layout, itemsize, n_steps)
-        for name, cls in LEARNERS.items()
+        name: n_streams * make().state_bytes(layout, itemsize, n_steps)
+        for name, make in LEARNERS.items()
         if name != learner.name
     }
     needed = n_streams * learner.state_bytes(layout, itemsize, n_steps)
@@ -75,6 +75,7 @@ def sequence_gradient(
     dtype=None,
     n_jobs: int | None = None,
     return_loss: bool = False,
+    weight_hh_mask=None,
 ):
     r"""Gradient (estimate) of :math:`\sum_t w_t L_t` over one sequence, for fixed parameters.
 
@@ -108,6 +109,9 @@ def sequence_gradient(
         OpenMP threads (None: what the runtime allows; negative: counted back from the CPUs).
     return_loss : bool, default=False
         Also return :math:`\sum_t w_t L_t`.
+    weight_hh_mask : array-like of bool, shape of ``weight_hh``, default=None
+        The recurrent weight mask of a sparse network (True = kept; the masked weights must
+        be zero). Sparse learners (SnAp-k) derive their pattern from it.
 
     Returns
     -------
@@ -141,6 +145,16 @@ def sequence_gradient(
     learner = make_learner(learner)
     loss = make_loss(loss)
     layout = cell.infer_layout(params)
+    if weight_hh_mask is not None:
+        mask = np.asarray(weight_hh_mask, dtype=bool)
+        shape = layout.shapes().get("weight_hh")
+        if shape is None:
+            raise ValueError(f"the {cell.name} cell has no weight_hh to mask")
+        if mask.shape != shape:
+            raise ValueError(f"weight_hh_mask has shape {mask.shape}, expected {shape}")
+        if np.any(np.asarray(params["weight_hh"])[~mask] != 0):
+            raise ValueError("weight_hh must be zero where weight_hh_mask is False")
+        layout = layout.with_mask(mask)
     dt = _resolve_dtype(params, dtype)
     w = _check_params(params, layout, dt)
     X = check_numeric(X, name="X", dtype=dt)
@@ -163,8 +177,13 @@ def sequence_gradient(
     check_state_memory(learner, layout, dt.itemsize, n_steps)
 
     states = np.zeros((1, layout.state_size), dtype=dt)
-    learner_state = learner.init_state(layout, dt, n_streams=1)
+    learner_state = learner.init_state(layout, dt, n_streams=1, random_state=random_state)
     update = new_update_state(layout.n_params, dt)  # no optimizer: gradients only
+    one_sequence = (
+        np.array([0], dtype=np.intp),  # starts
+        np.array([n_steps], dtype=np.intp),  # lengths
+        np.array([1], dtype=np.intp),  # it ends here
+    )
     with blas_single_threaded():
         total, _ = learner.train(
             layout,
@@ -173,8 +192,7 @@ def sequence_gradient(
             Y,
             labels,
             weights,
-            np.array([0], dtype=np.intp),
-            np.array([n_steps], dtype=np.intp),
+            *one_sequence,
             states,
             learner_state,
             update,

@@ -16,7 +16,19 @@ from . import _core
 from ._params import HyperParameters
 from .cells import Layout
 
-__all__ = ["BPTT", "LEARNERS", "RTRL", "Learner", "make_learner"]
+__all__ = [
+    "BPTT",
+    "KF",
+    "LEARNERS",
+    "OK",
+    "RTRL",
+    "TBPTT",
+    "UORO",
+    "Learner",
+    "OnlineLearner",
+    "SnAp",
+    "make_learner",
+]
 
 
 def new_update_state(n_params: int, dtype, optimizer=None, pmask=None, dmask=None) -> dict:
@@ -57,8 +69,9 @@ class Learner(HyperParameters):
         if it stores the sequence)."""
         raise NotImplementedError
 
-    def init_state(self, layout: Layout, dtype, n_streams: int = 1) -> dict:
-        """Fresh learner state for ``n_streams`` streams."""
+    def init_state(self, layout: Layout, dtype, n_streams: int = 1, random_state=None) -> dict:
+        """Fresh learner state for ``n_streams`` streams (random learners seed their
+        generators from ``random_state``)."""
         return {}
 
     def reset_stream(self, learner_state: dict, stream: int) -> None:
@@ -105,7 +118,98 @@ def influence_block_width(state_size: int, n_columns: int, itemsize: int = 8) ->
     return int(min(width, n_columns))
 
 
-class RTRL(Learner):
+class OnlineLearner(Learner):
+    """A learner whose per-stream state is carried forward step by step (``online_train``).
+
+    Its state is ``{"values": (n_streams, values_size) floats, "ints": (n_streams, n_ints)
+    int64}``; random learners keep their generator (4 words, xoshiro256**) at the start of
+    ``ints``, and restarting a stream keeps it going.
+    """
+
+    kind: ClassVar[int]  # LearnerKind in rtrl/_core.pyx
+    n_ints: ClassVar[int] = 1
+    random: ClassVar[bool] = False
+
+    def values_size(self, layout: Layout, itemsize: int) -> int:
+        raise NotImplementedError
+
+    def kernel_spec(self, layout: Layout, itemsize: int) -> dict:
+        return {"kind": self.kind, "kept_ints": 4 if self.random else 0}
+
+    def state_bytes(self, layout, itemsize, n_steps):
+        return self.values_size(layout, itemsize) * itemsize + self.n_ints * 8
+
+    def init_state(self, layout, dtype, n_streams=1, random_state=None):
+        itemsize = np.dtype(dtype).itemsize
+        ints = np.zeros((n_streams, self.n_ints), dtype=np.int64)
+        if self.random:
+            from sklearn.utils import check_random_state
+
+            rng = check_random_state(random_state)
+            seeds = rng.randint(1, 2**63 - 1, size=(n_streams, 4), dtype=np.int64)
+            ints[:, :4] = seeds
+        return {
+            "values": np.zeros((n_streams, self.values_size(layout, itemsize)), dtype=dtype),
+            "ints": ints,
+        }
+
+    def reset_stream(self, learner_state, stream):
+        learner_state["values"][stream] = 0.0
+        learner_state["ints"][stream, 4 if self.random else 0 :] = 0
+
+    def swap_streams(self, learner_state, a, b):
+        for key in ("values", "ints"):
+            arr = learner_state[key]
+            arr[[a, b]] = arr[[b, a]]
+
+    def train(
+        self,
+        layout,
+        w,
+        X,
+        Y,
+        labels,
+        weights,
+        starts,
+        lengths,
+        ends,
+        states,
+        learner_state,
+        update,
+        update_every,
+        loss_kind,
+        n_threads,
+    ):
+        B = len(starts)
+        return _core.online_train(
+            layout.to_kernel(),
+            self.kernel_spec(layout, w.dtype.itemsize),
+            update["optimizer"],
+            w,
+            update["pmask"],
+            update["dmask"],
+            X,
+            Y,
+            labels,
+            weights,
+            starts,
+            lengths,
+            states[:B],
+            learner_state["values"][:B],
+            learner_state["ints"][:B],
+            update["acc"],
+            update["window"],
+            update["m"],
+            update["v"],
+            update["t"],
+            update_every,
+            loss_kind,
+            n_threads,
+            update["diverged"],
+        )
+
+
+class RTRL(OnlineLearner):
     r"""Exact Real-Time Recurrent Learning (Williams & Zipser 1989).
 
     Carries the influence matrix :math:`J_t = \partial s_t / \partial \theta` (S x P) forward:
@@ -137,6 +241,7 @@ class RTRL(Learner):
 
     name = "rtrl"
     exact = True
+    kind = 0
 
     def __init__(self, block_width: int | None = None):
         if block_width is not None and (
@@ -151,83 +256,24 @@ class RTRL(Learner):
         S, P = layout.state_size, layout.n_recurrent_params
         return min(self.block_width or influence_block_width(S, P, itemsize), P)
 
-    def state_bytes(self, layout, itemsize, n_steps):
+    def values_size(self, layout, itemsize):
         S, P = layout.state_size, layout.n_recurrent_params
-        return S * (P + self._width(layout, itemsize)) * itemsize
+        return S * (P + self._width(layout, itemsize))
 
-    def init_state(self, layout, dtype, n_streams=1):
-        S, P = layout.state_size, layout.n_recurrent_params
-        width = self._width(layout, np.dtype(dtype).itemsize)
-        return {
-            "store": np.zeros((n_streams, S, P + width), dtype),
-            "shift": np.zeros(n_streams, dtype=np.intp),
-            "width": width,
-        }
+    def kernel_spec(self, layout, itemsize):
+        return {**super().kernel_spec(layout, itemsize), "width": self._width(layout, itemsize)}
 
-    def reset_stream(self, learner_state, stream):
-        learner_state["store"][stream] = 0.0
-        learner_state["shift"][stream] = 0
-
-    def swap_streams(self, learner_state, a, b):
-        store, shift = learner_state["store"], learner_state["shift"]
-        store[[a, b]] = store[[b, a]]
-        shift[[a, b]] = shift[[b, a]]
-
-    @staticmethod
-    def influence(learner_state, stream: int = 0) -> np.ndarray:
+    def influence(self, learner_state, layout: Layout, stream: int = 0) -> np.ndarray:
         """The influence matrix J_t (S x P) of a stream: a view into the learner state.
 
         J lives in a storage one column block wider than itself and moves by one block each
-        step (see ``rtrl._core``); ``shift`` says where it is now.
+        step (see ``rtrl._core``); the stream's first integer says where it is now.
         """
-        store = learner_state["store"][stream]
-        shift = int(learner_state["shift"][stream])
-        P = store.shape[1] - learner_state["width"]
+        values = learner_state["values"][stream]
+        S, P = layout.state_size, layout.n_recurrent_params
+        store = values.reshape(S, -1)
+        shift = int(learner_state["ints"][stream, 0])
         return store[:, shift : shift + P]
-
-    def train(
-        self,
-        layout,
-        w,
-        X,
-        Y,
-        labels,
-        weights,
-        starts,
-        lengths,
-        states,
-        learner_state,
-        update,
-        update_every,
-        loss_kind,
-        n_threads,
-    ):
-        B = len(starts)
-        return _core.rtrl_train(
-            layout.to_kernel(),
-            update["optimizer"],
-            w,
-            update["pmask"],
-            update["dmask"],
-            X,
-            Y,
-            labels,
-            weights,
-            starts,
-            lengths,
-            states[:B],
-            learner_state["store"][:B],
-            learner_state["shift"][:B],
-            update["acc"],
-            update["window"],
-            update["m"],
-            update["v"],
-            update["t"],
-            update_every,
-            loss_kind,
-            n_threads,
-            update["diverged"],
-        )
 
 
 class BPTT(Learner):
@@ -238,7 +284,9 @@ class BPTT(Learner):
         g = \sum_t \delta_t I_t .
 
     Stores the states and error signals of the sequence (2 T S numbers) and recomputes each
-    step's Jacobians on the way back; cost :math:`O(T S^2)`.
+    step's Jacobians on the way back; cost :math:`O(T S^2)` per sequence. In an estimator it
+    updates once per group of sequences, at its end; within ``partial_fit`` it back-propagates
+    through each call's part of a sequence only.
     """
 
     name = "bptt"
@@ -258,6 +306,7 @@ class BPTT(Learner):
         weights,
         starts,
         lengths,
+        ends,
         states,
         learner_state,
         update,
@@ -290,11 +339,354 @@ class BPTT(Learner):
         )
 
 
-LEARNERS: dict[str, type[Learner]] = {c.name: c for c in (RTRL, BPTT)}
+class TBPTT(Learner):
+    r"""Truncated backpropagation through time with windows of ``truncation`` steps.
+
+    The stream is cut into windows of k steps (and at the end of each sequence); when a
+    window closes, its losses are back-propagated through that window only
+    (:math:`\delta` starts at zero at the window's end), the update is applied, and the
+    state -- not the gradient -- carries into the next window. Windows span ``partial_fit``
+    calls. It updates at every window's end whatever ``update_every`` says.
+
+    Biased: influences longer than the window are ignored (Tallec & Ollivier's
+    influence-balancing task shows it converging to the wrong solution). With
+    ``truncation`` at least the sequence length it is BPTT.
+
+    Cost :math:`O(S^2)` per step (twice the forward pass); memory: the open window, k + 1
+    states plus k inputs, targets and weights.
+
+    Parameters
+    ----------
+    truncation : int, default=20
+        Window length k.
+    """
+
+    name = "tbptt"
+    online = True
+
+    def __init__(self, truncation: int = 20):
+        if isinstance(truncation, bool) or not isinstance(truncation, int) or truncation < 1:
+            raise ValueError(f"truncation must be a positive integer, got {truncation!r}")
+        self.truncation = truncation
+
+    def _window_size(self, layout: Layout) -> int:
+        k = self.truncation
+        return (k + 1) * layout.state_size + k * (layout.n_features + layout.n_outputs + 2)
+
+    def state_bytes(self, layout, itemsize, n_steps):
+        return self._window_size(layout) * itemsize + 8
+
+    def init_state(self, layout, dtype, n_streams=1, random_state=None):
+        return {
+            "values": np.zeros((n_streams, self._window_size(layout)), dtype=dtype),
+            "ints": np.zeros((n_streams, 1), dtype=np.int64),
+        }
+
+    def reset_stream(self, learner_state, stream):
+        learner_state["values"][stream] = 0.0
+        learner_state["ints"][stream] = 0
+
+    def swap_streams(self, learner_state, a, b):
+        for key in ("values", "ints"):
+            arr = learner_state[key]
+            arr[[a, b]] = arr[[b, a]]
+
+    def train(
+        self,
+        layout,
+        w,
+        X,
+        Y,
+        labels,
+        weights,
+        starts,
+        lengths,
+        ends,
+        states,
+        learner_state,
+        update,
+        update_every,
+        loss_kind,
+        n_threads,
+    ):
+        B = len(starts)
+        return _core.tbptt_train(
+            layout.to_kernel(),
+            update["optimizer"],
+            w,
+            update["pmask"],
+            update["dmask"],
+            X,
+            Y,
+            labels,
+            weights,
+            starts,
+            lengths,
+            ends,
+            states[:B],
+            learner_state["values"][:B],
+            learner_state["ints"][:B],
+            self.truncation,
+            update["acc"],
+            update["window"],
+            update["m"],
+            update["v"],
+            update["t"],
+            -1 if update_every < 0 else 0,
+            loss_kind,
+            update["diverged"],
+        )
+
+
+class UORO(OnlineLearner):
+    r"""Unbiased Online Recurrent Optimization (Tallec & Ollivier 2017).
+
+    Keeps a rank-one, unbiased estimate :math:`J_t \approx \tilde s_t \tilde\theta_t^\top`
+    (:math:`\tilde s \in R^S`, :math:`\tilde\theta \in R^P`). Each step, with random signs
+    :math:`\nu \in \{\pm 1\}^S`:
+
+    .. math::
+        a = D_t \tilde s_{t-1},\quad b = \nu^\top I_t = \sum_g (G_g^\top \nu) \otimes z_g,
+
+        \rho_0 = \sqrt{\lVert\tilde\theta_{t-1}\rVert / (\lVert a\rVert + \epsilon)}
+        + \epsilon,\quad
+        \rho_1 = \sqrt{\lVert b\rVert / (\lVert \nu\rVert + \epsilon)} + \epsilon,
+
+        \tilde s_t = \rho_0 a + \rho_1 \nu,\quad
+        \tilde\theta_t = \tilde\theta_{t-1} / \rho_0 + b / \rho_1,\quad
+        g_t = (\bar e_t \cdot \tilde s_t)\, \tilde\theta_t
+
+    with :math:`\epsilon = 10^{-7}`. :math:`E[\tilde s_t \tilde\theta_t^\top] = J_t`.
+    Cost :math:`O(S^2 + P)` per step (like the forward pass); memory S + P numbers.
+    The signs come from a per-stream generator seeded by ``random_state``.
+
+    References
+    ----------
+    C. Tallec and Y. Ollivier, "Unbiased Online Recurrent Optimization", ICLR 2018
+    (arXiv:1702.05043).
+    """
+
+    name = "uoro"
+    kind = 1
+    random = True
+    n_ints = 4
+
+    def values_size(self, layout, itemsize):
+        return layout.state_size + layout.n_recurrent_params
+
+
+def _group_sizes(layout: Layout):
+    rec = layout.groups[: layout.n_recurrent_groups]
+    return [(g.rows, g.width) for g in rec]
+
+
+class KF(OnlineLearner):
+    r"""Kronecker-factored RTRL, KF-RTRL (Mujika, Meier & Steger 2018).
+
+    For every weight group g (the gates that share an input vector z_g) the influence is one
+    Kronecker product, :math:`J_g \approx u \otimes A` with
+    :math:`J_g[:, (j, k)] = A[:, j]\, u[k]` (:math:`u \in R^{K_g}`, :math:`A \in R^{S\times
+    r_g}`). :math:`D_t (u \otimes A) = u \otimes (D_t A)` exactly and
+    :math:`I_t = z_t \otimes G_t`; the two terms are merged, unbiasedly, with independent
+    random signs :math:`c_1, c_2`:
+
+    .. math::
+        p_1 = \sqrt{\lVert D_t A\rVert / \lVert u\rVert},\quad
+        p_2 = \sqrt{\lVert G_t\rVert / \lVert z_t\rVert},
+
+        u_t = c_1 p_1 u_{t-1} + c_2 p_2 z_t,\quad
+        A_t = c_1 (D_t A_{t-1}) / p_1 + c_2 G_t / p_2,\quad
+        g_t = (\bar e_t A_t) \otimes u_t .
+
+    Cost :math:`O(S^2 r_g)` per step (:math:`O(n^3)`); memory :math:`K_g + S r_g` per group.
+
+    References
+    ----------
+    A. Mujika, F. Meier and A. Steger, "Approximating Real-Time Recurrent Learning with
+    Random Kronecker Factors", NeurIPS 2018.
+    """
+
+    name = "kf"
+    kind = 2
+    random = True
+    n_ints = 4
+
+    def values_size(self, layout, itemsize):
+        S = layout.state_size
+        return sum(K + S * r for r, K in _group_sizes(layout))
+
+
+class OK(OnlineLearner):
+    r"""Optimal Kronecker-sum approximation of RTRL, OK (Benzing et al. 2019).
+
+    For every weight group, :math:`J_g \approx \sum_{i=1}^{r} u_i \otimes A_i`. A step gives
+    r + 1 terms, :math:`u_i \otimes D_t A_i` and :math:`z_t \otimes G_t`, reduced back to r
+    by the unbiased rank-r approximation of minimum variance:
+
+    1. QR of :math:`U = [u_1 .. u_{r+1}]` and :math:`A = [\mathrm{vec} A_1 ..]`:
+       the sum is :math:`Q_u C Q_a^\top` with :math:`C = R_u R_a^\top`;
+    2. SVD :math:`C = L\,\mathrm{diag}(\sigma) R^\top`, :math:`\sigma` descending;
+    3. the largest k in 1..r whose k + 1 smallest values B (sum s) satisfy
+       :math:`\max B \le s/k`; keep the top r - k components exactly and replace B by
+       :math:`(s/k)(I - v v^\top)`, :math:`v_i = \pm\sqrt{1 - k \sigma_i / s}` with
+       random signs (unbiased, rank k);
+    4. map back through L, R, Q_u, Q_a to r new pairs.
+
+    Cost :math:`O(r S^2 r_g + S r_g r^2)` per step; memory :math:`r (K_g + S r_g)` per
+    group. ``rank=1`` is the optimal version of KF-RTRL.
+
+    Parameters
+    ----------
+    rank : int, default=2
+
+    References
+    ----------
+    F. Benzing, M. M. Gauy, A. Mujika, A. Martinsson and A. Steger, "Optimal Kronecker-Sum
+    Approximation of Real Time Recurrent Learning", ICML 2019.
+    """
+
+    name = "ok"
+    kind = 3
+    random = True
+    n_ints = 4
+
+    def __init__(self, rank: int = 2):
+        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+            raise ValueError(f"rank must be a positive integer, got {rank!r}")
+        self.rank = rank
+
+    def values_size(self, layout, itemsize):
+        S = layout.state_size
+        return self.rank * sum(K + S * r for r, K in _group_sizes(layout))
+
+    def kernel_spec(self, layout, itemsize):
+        return {**super().kernel_spec(layout, itemsize), "rank": self.rank}
+
+
+class SnAp(OnlineLearner):
+    r"""Sparse n-step approximation, SnAp-k (Menick et al. 2020).
+
+    Keeps the influence only on a fixed pattern :math:`M_k`:
+    :math:`\hat J_t = (D_t \hat J_{t-1} + I_t) \odot M_k`. :math:`M_1` holds, for each
+    parameter, the state entries it reaches immediately (the structural non-zeros of
+    :math:`G_g[:, j]` for a parameter of row j of group g; for an LSTM, the unit's pair
+    :math:`(h_j, c_j)` for all four gates); :math:`M_k` adds the entries reached within
+    k - 1 more steps through the structure of :math:`D` (the recurrent mask and the cell).
+    The pattern depends only on the row of the parameter, so each row is stored as one
+    dense block.
+
+    SnAp-1 costs :math:`O(P)` per step for Elman and GRU (a scalar recurrence per
+    parameter, :math:`\hat J[i, (i,k)] = D_{ii} \hat J[i,(i,k)] + G_{ii} z_k`) and a 2 x 2
+    block per unit for LSTM; for Jordan the readout group reaches every unit at once, so
+    it is kept whole. On a dense network SnAp-2 keeps everything (it is exact RTRL); SnAp
+    pays off with sparse networks (``density`` < 1), where SnAp-2 keeps about d n P numbers.
+    SnAp-k with k at least the diameter of the recurrent graph is exact RTRL.
+
+    Parameters
+    ----------
+    level : int, default=1
+        k.
+
+    References
+    ----------
+    J. Menick, E. Elsen, U. Evci, S. Osindero, K. Simonyan and A. Graves, "A Practical
+    Sparse Approximation for Real Time Recurrent Learning", ICLR 2021 (arXiv:2006.07232).
+    """
+
+    kind = 4
+
+    def __init__(self, level: int = 1):
+        if isinstance(level, bool) or not isinstance(level, int) or level < 1:
+            raise ValueError(f"level must be a positive integer, got {level!r}")
+        self.level = level
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"snap{self.level}"
+
+    def pattern(self, layout: Layout) -> list[np.ndarray]:
+        """The kept pattern :math:`M_k` of each recurrent group, boolean (S x r_g): entry
+        (i, j) says whether the parameters of row j keep their influence on state i."""
+        out = []
+        reach = None
+        for m1 in layout.cell.immediate_pattern(layout):
+            m = m1.copy()
+            for _ in range(self.level - 1):
+                if reach is None:  # float32 GEMM: fast boolean products, exact for 0/1
+                    reach = layout.cell.state_jacobian_pattern(layout).astype(np.float32)
+                if reach.all():  # a dense network: one more step reaches everything
+                    m = np.ones_like(m) if m.any(axis=0).all() else m | m.any(axis=0)
+                    break
+                grown = (reach @ m.astype(np.float32)) > 0
+                if np.array_equal(grown, m):
+                    break
+                m = grown
+            out.append(m)
+        return out
+
+    def _blocks(self, layout: Layout):
+        """CSR description of the kept rows of every block (g, j), and where its values
+        start in a stream's state."""
+        counts, rows, widths = [], [], []
+        for m, (_, K) in zip(self.pattern(layout), _group_sizes(layout), strict=True):
+            cols, kept = np.nonzero(m.T)  # kept rows of each column j, in order of j
+            counts.append(np.bincount(cols, minlength=m.shape[1]))
+            rows.append(kept)
+            widths.append(np.full(m.shape[1], K))
+        counts, widths = np.concatenate(counts), np.concatenate(widths)
+        row_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
+        sizes = counts * widths
+        value_offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+        return row_ptr, np.concatenate(rows).astype(np.intp), value_offset, int(sizes.sum())
+
+    def values_size(self, layout, itemsize):
+        return int(
+            sum(
+                (m.sum(axis=0) * K).sum()
+                for m, (_, K) in zip(self.pattern(layout), _group_sizes(layout), strict=True)
+            )
+        )
+
+    def kernel_spec(self, layout, itemsize):
+        row_ptr, rows, value_offset, _ = self._blocks(layout)
+        return {
+            **super().kernel_spec(layout, itemsize),
+            "row_ptr": row_ptr,
+            "rows": rows if rows.size else np.zeros(1, dtype=np.intp),
+            "value_offset": value_offset,
+            "max_rows": int(np.diff(row_ptr).max()) if row_ptr.size > 1 else 0,
+        }
+
+    def influence(self, learner_state, layout: Layout, stream: int = 0) -> np.ndarray:
+        """The kept influence as a dense S x P matrix (zeros outside the pattern)."""
+        row_ptr, rows, value_offset, _ = self._blocks(layout)
+        values = learner_state["values"][stream]
+        J = np.zeros((layout.state_size, layout.n_recurrent_params), dtype=values.dtype)
+        b = 0
+        for (r, K), off in zip(_group_sizes(layout), layout.offsets, strict=False):
+            for j in range(r):
+                kept = rows[row_ptr[b] : row_ptr[b + 1]].tolist()
+                block = values[value_offset[b] : value_offset[b] + len(kept) * K]
+                J[kept, off + j * K : off + (j + 1) * K] = block.reshape(len(kept), K)
+                b += 1
+        return J
+
+
+LEARNERS: dict[str, object] = {
+    "rtrl": RTRL,
+    "bptt": BPTT,
+    "tbptt": TBPTT,
+    "uoro": UORO,
+    "kf": KF,
+    "ok": OK,
+    "snap1": lambda: SnAp(level=1),
+    "snap2": lambda: SnAp(level=2),
+}
 
 
 def make_learner(learner: str | Learner) -> Learner:
-    """A learner object from a learner or its name (``"rtrl"``, ``"bptt"``)."""
+    """A learner object from a learner or its name: ``"rtrl"``, ``"bptt"``, ``"tbptt"``,
+    ``"uoro"``, ``"kf"``, ``"ok"``, ``"snap1"``, ``"snap2"``."""
     if isinstance(learner, Learner):
         return learner
     if not isinstance(learner, str):
