@@ -43,6 +43,8 @@ cdef extern from "_microkernels.h" nogil:
                          double* out, intp_t ldo, const double* e, double* grad)
     void rtrl_update_f32(int S, int ncols, const float* D, const float* J, intp_t ldj,
                          float* out, intp_t ldo, const float* e, float* grad)
+    void rtrl_axpy_avx2_f64(intp_t n, double a, const double* x, double* y)
+    void rtrl_axpy_avx2_f32(intp_t n, float a, const float* x, float* y)
 
 from ._random cimport rng_sign
 from ._openmp_helpers cimport RTRL_OPENMP_ENABLED, omp_get_max_threads, omp_get_thread_num
@@ -201,7 +203,92 @@ cdef inline intp_t _boundary_block(bint right, intp_t lo, intp_t hi, intp_t k,
     return hi - 1 if k < n_ranges - 1 else -1
 
 
-cdef void _influence_range(const Layout* L, const floating* D, const floating* G,
+ctypedef struct SparseColumns:
+    # Exact RTRL on a sparse network (rtrl.learners.RTRL with a weight_hh mask): only the
+    # columns of unmasked parameters are stored, and D_t is applied through its structure.
+    intp_t n_columns           # stored columns P'
+    const intp_t* param        # flat parameter index of each stored column
+    const intp_t* block        # its (group, row) block: sum of the groups' rows before + j
+    const intp_t* zpos         # its entry of the z buffer
+    const intp_t* imm_ptr      # rows where G_g[:, j] is structurally non-zero, per block
+    const intp_t* imm_rows
+    const intp_t* gpos         # offset of column j of G_g in the G buffer, per block
+    const intp_t* grow         # the row stride r_g of that G_g, per block
+    const intp_t* d_ptr        # structure of D_t: row i depends on d_cols[d_ptr[i]:...]
+    const intp_t* d_cols
+
+
+cdef SparseColumns _sparse_columns(dict lspec) except *:
+    cdef SparseColumns sp
+    cdef const intp_t[::1] a
+    sp.n_columns = lspec["n_columns"]
+    a = lspec["param"]
+    sp.param = &a[0]
+    a = lspec["block"]
+    sp.block = &a[0]
+    a = lspec["zpos"]
+    sp.zpos = &a[0]
+    a = lspec["imm_ptr"]
+    sp.imm_ptr = &a[0]
+    a = lspec["imm_rows"]
+    sp.imm_rows = &a[0]
+    a = lspec["gpos"]
+    sp.gpos = &a[0]
+    a = lspec["grow"]
+    sp.grow = &a[0]
+    a = lspec["d_ptr"]
+    sp.d_ptr = &a[0]
+    a = lspec["d_cols"]
+    sp.d_cols = &a[0]
+    return sp                  # the arrays stay alive in lspec for the call
+
+
+cdef void _influence_block_sparse(const Layout* L, const SparseColumns* sp,
+                                  const floating* D, const floating* G, const floating* z,
+                                  const floating* J_in, intp_t ld_in, const floating* e_bar,
+                                  bint has_error, floating* grad, intp_t c0, intp_t c1,
+                                  floating* out, intp_t ld_out) noexcept nogil:
+    # out = I_t[:, c0:c1] + D_t J_{t-1}[:, c0:c1] over the stored columns; grad += e_bar J_t
+    cdef intp_t S = L.S, bw = c1 - c0, i, c, q, l, b
+    cdef floating dv, gc
+    cdef const floating* src
+    cdef floating* dst
+    for i in range(S):
+        memset(out + i * ld_out, 0, bw * sizeof(floating))
+    for c in range(c0, c1):
+        b = sp.block[c]
+        gc = z[sp.zpos[c]]
+        for q in range(sp.imm_ptr[b], sp.imm_ptr[b + 1]):
+            i = sp.imm_rows[q]
+            out[i * ld_out + c - c0] += G[sp.gpos[b] + i * sp.grow[b]] * gc
+    for i in range(S):
+        dst = out + i * ld_out
+        for q in range(sp.d_ptr[i], sp.d_ptr[i + 1]):
+            l = sp.d_cols[q]
+            dv = D[i * S + l]
+            if dv == 0:
+                continue
+            src = J_in + l * ld_in
+            if _microkernels:
+                if floating is double:
+                    rtrl_axpy_avx2_f64(bw, dv, src, dst)
+                else:
+                    rtrl_axpy_avx2_f32(bw, dv, src, dst)
+            else:
+                for c in range(bw):
+                    dst[c] += dv * src[c]
+    if has_error:
+        for i in range(S):
+            gc = e_bar[i]
+            if gc == 0:
+                continue
+            dst = out + i * ld_out
+            for c in range(bw):
+                grad[sp.param[c0 + c]] += gc * dst[c]
+
+
+cdef void _influence_range(const Layout* L, const SparseColumns* sp, intp_t ncols,
+                           const floating* D, const floating* G,
                            const floating* z, floating* store, intp_t ld, intp_t shift,
                            bint right, const floating* e_bar, bint has_error,
                            floating* grad, intp_t bw, intp_t lo, intp_t hi,
@@ -214,8 +301,15 @@ cdef void _influence_range(const Layout* L, const floating* D, const floating* G
     for i in range(hi - lo):
         b = hi - 1 - i if right else lo + i
         c0 = b * bw
-        c1 = min(c0 + bw, L.P)
-        if b == saved:
+        c1 = min(c0 + bw, ncols)
+        if sp != NULL:
+            if b == saved:
+                _influence_block_sparse(L, sp, D, G, z, save_buf, c1 - c0, e_bar, has_error,
+                                        grad, c0, c1, store + new_shift + c0, ld)
+            else:
+                _influence_block_sparse(L, sp, D, G, z, store + shift + c0, ld, e_bar,
+                                        has_error, grad, c0, c1, store + new_shift + c0, ld)
+        elif b == saved:
             _influence_block(L, D, G, z, save_buf, c1 - c0, e_bar, has_error, grad, c0, c1,
                              store + new_shift + c0, ld)
         else:
@@ -330,7 +424,8 @@ cdef inline bint _all_finite(const floating* a, intp_t n) noexcept nogil:
 
 # -------------------------------------------------------------------------- training loops
 
-cdef void _rtrl_step(const Layout* L, const floating* D, const floating* G, const floating* z,
+cdef void _rtrl_step(const Layout* L, const SparseColumns* sp, intp_t ncols,
+                     const floating* D, const floating* G, const floating* z,
                      floating* store, int64_t* shift_ptr, intp_t bw, intp_t n_ranges,
                      const floating* e_bar, bint has_error, floating* acc,
                      floating* save_bufs) noexcept nogil:
@@ -338,12 +433,12 @@ cdef void _rtrl_step(const Layout* L, const floating* D, const floating* G, cons
 
     J sits in ``store`` (S x (P + bw), row-major) at column offset ``*shift_ptr`` and moves
     ``bw`` columns per step (module Notes)."""
-    cdef intp_t S = L.S, ld = L.P + bw, n_blocks = (L.P + bw - 1) // bw
+    cdef intp_t S = L.S, ld = ncols + bw, n_blocks = (ncols + bw - 1) // bw
     cdef intp_t shift = shift_ptr[0], k, lo, hi, saved, c0, c1, i
     cdef bint right = shift == 0
     if n_ranges == 1:
-        _influence_range(L, D, G, z, store, ld, shift, right, e_bar, has_error, acc, bw, 0,
-                         n_blocks, -1, <floating*> NULL)
+        _influence_range(L, sp, ncols, D, G, z, store, ld, shift, right, e_bar, has_error,
+                         acc, bw, 0, n_blocks, -1, <floating*> NULL)
     else:
         with parallel(num_threads=n_ranges):
             # 1. save the inputs that a neighbouring range will overwrite
@@ -353,7 +448,7 @@ cdef void _rtrl_step(const Layout* L, const floating* D, const floating* G, cons
                 saved = _boundary_block(right, lo, hi, k, n_ranges)
                 if saved >= 0:
                     c0 = saved * bw
-                    c1 = min(c0 + bw, L.P)
+                    c1 = min(c0 + bw, ncols)
                     for i in range(S):
                         memcpy(save_bufs + k * S * bw + i * (c1 - c0),
                                store + shift + i * ld + c0, (c1 - c0) * sizeof(floating))
@@ -362,8 +457,8 @@ cdef void _rtrl_step(const Layout* L, const floating* D, const floating* G, cons
                 lo = (k * n_blocks) // n_ranges
                 hi = ((k + 1) * n_blocks) // n_ranges
                 saved = _boundary_block(right, lo, hi, k, n_ranges)
-                _influence_range(L, D, G, z, store, ld, shift, right, e_bar, has_error, acc,
-                                 bw, lo, hi, saved, save_bufs + k * S * bw)
+                _influence_range(L, sp, ncols, D, G, z, store, ld, shift, right, e_bar,
+                                 has_error, acc, bw, lo, hi, saved, save_bufs + k * S * bw)
     shift_ptr[0] = bw if right else 0
 
 
@@ -426,6 +521,9 @@ def online_train(dict spec, dict lspec, dict opt,
                            + 2 * L.n_out + S + 3 * L.n_params)
     cdef intp_t learner_scratch = 0
     cdef SnapPattern pattern
+    cdef SparseColumns sparse
+    cdef SparseColumns* sp = NULL
+    cdef intp_t ncols = L.P, work_per_step
     cdef floating* mem
     cdef floating* x
     cdef floating* s_new
@@ -448,11 +546,18 @@ def online_train(dict spec, dict lspec, dict opt,
         n_threads = 1
     if kind == LEARNER_RTRL:
         bw = lspec["width"]
-        if lsize != S * (L.P + bw):
+        ncols = L.P
+        work_per_step = 2 * S * S * L.P
+        if "n_columns" in lspec:
+            sparse = _sparse_columns(lspec)
+            sp = &sparse
+            ncols = sparse.n_columns
+            work_per_step = 2 * sparse.d_ptr[S] * ncols
+        if lsize != S * (ncols + bw):
             raise ValueError("inconsistent influence storage")
         # a thread needs enough work per step to pay for waking it (a region per step)
-        n_ranges = max(1, min(n_threads, (L.P + bw - 1) // bw,
-                              (2 * S * S * L.P) // _min_flops_per_thread))
+        n_ranges = max(1, min(n_threads, (ncols + bw - 1) // bw,
+                              work_per_step // _min_flops_per_thread))
         learner_scratch = n_ranges * S * bw
     elif kind == LEARNER_UORO:
         learner_scratch = 2 * S + L.G_size // S
@@ -501,8 +606,8 @@ def online_train(dict spec, dict lspec, dict opt,
                         continue
                     has_error = weights[row] != 0
                     if kind == LEARNER_RTRL:
-                        _rtrl_step(&L, D, G, z, &lstate[b, 0], &lint[b, 0], bw, n_ranges,
-                                   e_bar, has_error, ap, lscratch)
+                        _rtrl_step(&L, sp, ncols, D, G, z, &lstate[b, 0], &lint[b, 0], bw,
+                                   n_ranges, e_bar, has_error, ap, lscratch)
                     elif kind == LEARNER_UORO:
                         _uoro_step(&L, D, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0], e_bar,
                                    has_error, ap, lscratch)

@@ -197,6 +197,29 @@ RTRL_AVX2 static void rtrl_update_f32(int S, int ncols, const float* D, const fl
     for (; c < ncols; c++) rtrl_column_f32(S, D, J + c, ldj, out + c, ldo, e, grad + c);
 }
 
+/* y += a x, for the structured (sparse) products of exact RTRL on sparse networks */
+RTRL_AVX2 static void rtrl_axpy_avx2_f64(ptrdiff_t n, double a, const double* x, double* y) {
+    ptrdiff_t i = 0;
+    __m256d va = _mm256_set1_pd(a);
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_pd(y + i, _mm256_fmadd_pd(va, _mm256_loadu_pd(x + i), _mm256_loadu_pd(y + i)));
+        _mm256_storeu_pd(y + i + 4,
+                         _mm256_fmadd_pd(va, _mm256_loadu_pd(x + i + 4), _mm256_loadu_pd(y + i + 4)));
+    }
+    for (; i < n; i++) y[i] = __builtin_fma(a, x[i], y[i]);
+}
+
+RTRL_AVX2 static void rtrl_axpy_avx2_f32(ptrdiff_t n, float a, const float* x, float* y) {
+    ptrdiff_t i = 0;
+    __m256 va = _mm256_set1_ps(a);
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(y + i + 8,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8)));
+    }
+    for (; i < n; i++) y[i] = __builtin_fmaf(a, x[i], y[i]);
+}
+
 #else /* no x86 GCC/Clang: BLAS only */
 #define RTRL_HAVE_MICROKERNELS 0
 static int rtrl_microkernels_available(void) { return 0; }
@@ -204,6 +227,8 @@ static void rtrl_update_f64(int S, int ncols, const double* D, const double* J, 
                             double* out, ptrdiff_t ldo, const double* e, double* grad) {}
 static void rtrl_update_f32(int S, int ncols, const float* D, const float* J, ptrdiff_t ldj,
                             float* out, ptrdiff_t ldo, const float* e, float* grad) {}
+static void rtrl_axpy_avx2_f64(ptrdiff_t n, double a, const double* x, double* y) {}
+static void rtrl_axpy_avx2_f32(ptrdiff_t n, float a, const float* x, float* y) {}
 #endif
 
 #endif /* RTRL_MICROKERNELS_H */

@@ -111,7 +111,8 @@ def sequence_gradient(
         Also return :math:`\sum_t w_t L_t`.
     weight_hh_mask : array-like of bool, shape of ``weight_hh``, default=None
         The recurrent weight mask of a sparse network (True = kept; the masked weights must
-        be zero). Sparse learners (SnAp-k) derive their pattern from it.
+        be zero and get a zero gradient). Exact RTRL then stores no influence columns for the
+        masked weights, and SnAp-k derives its pattern from the mask.
 
     Returns
     -------
@@ -200,6 +201,7 @@ def sequence_gradient(
             loss.kind,
             n_threads,
         )
-    grad = update["acc"]
-    grads = layout.unpack(grad)
+    grads = layout.unpack(update["acc"])
+    if layout.weight_hh_mask is not None:  # masked weights are not parameters of the network
+        grads["weight_hh"][~layout.weight_hh_mask] = 0
     return (grads, float(total)) if return_loss else grads

@@ -233,6 +233,11 @@ class RTRL(OnlineLearner):
     P = n(n+m+2)); memory :math:`S (P + w)` numbers for the influence matrix, w the block
     width (see ``rtrl._core``), plus one S x w buffer per thread.
 
+    On a sparse network (a ``weight_hh`` mask of density d, ``density`` in the estimators)
+    the columns of the masked weights are not stored (P' instead of P columns) and
+    :math:`D_t` is applied through its structure (nnz(D) ~ d S^2 entries): cost
+    :math:`2\,\mathrm{nnz}(D) P'` per step, memory :math:`S (P' + w)`.
+
     References
     ----------
     R. J. Williams and D. Zipser, "A learning algorithm for continually running fully
@@ -252,16 +257,61 @@ class RTRL(OnlineLearner):
             )
         self.block_width = block_width
 
+    @staticmethod
+    def _stored_columns(layout: Layout) -> np.ndarray:
+        """Flat indices of the parameters whose influence columns are stored: all recurrent
+        parameters, less the masked entries of weight_hh on a sparse network."""
+        P = layout.n_recurrent_params
+        if layout.weight_hh_mask is None:
+            return np.arange(P, dtype=np.intp)
+        index = layout._views(np.arange(layout.n_params))["weight_hh"]
+        keep = np.ones(P, dtype=bool)
+        keep[index[~np.asarray(layout.weight_hh_mask, dtype=bool)]] = False
+        return np.flatnonzero(keep).astype(np.intp)
+
     def _width(self, layout: Layout, itemsize: int) -> int:
-        S, P = layout.state_size, layout.n_recurrent_params
+        S, P = layout.state_size, len(self._stored_columns(layout))
         return min(self.block_width or influence_block_width(S, P, itemsize), P)
 
     def values_size(self, layout, itemsize):
-        S, P = layout.state_size, layout.n_recurrent_params
+        S, P = layout.state_size, len(self._stored_columns(layout))
         return S * (P + self._width(layout, itemsize))
 
     def kernel_spec(self, layout, itemsize):
-        return {**super().kernel_spec(layout, itemsize), "width": self._width(layout, itemsize)}
+        spec = {**super().kernel_spec(layout, itemsize), "width": self._width(layout, itemsize)}
+        if layout.weight_hh_mask is None:
+            return spec
+        # a sparse network: compressed columns and the structure of D_t
+        cols = self._stored_columns(layout)
+        kernel = layout.to_kernel()
+        offsets, widths, rows = kernel["offset"], kernel["width"], kernel["rows"]
+        group = np.searchsorted(offsets, cols, side="right") - 1
+        within = cols - np.asarray(offsets)[group]
+        j, k = within // np.asarray(widths)[group], within % np.asarray(widths)[group]
+        first_block = np.concatenate([[0], np.cumsum(rows)[:-1]])
+        imm = np.hstack(layout.cell.immediate_pattern(layout))  # S x (sum of r_g)
+        block_col, block_row = np.nonzero(imm.T)
+        d_rows, d_cols = np.nonzero(layout.cell.state_jacobian_pattern(layout))
+        S = layout.state_size
+        block_group = np.repeat(np.arange(len(rows)), rows)
+        block_j = np.arange(imm.shape[1]) - first_block[block_group]
+        return {
+            **spec,
+            "n_columns": len(cols),
+            "param": cols,
+            "block": (first_block[group] + j).astype(np.intp),
+            "zpos": (np.asarray(kernel["z_offset"])[group] + k).astype(np.intp),
+            "imm_ptr": np.concatenate(
+                [[0], np.cumsum(np.bincount(block_col, minlength=imm.shape[1]))]
+            ).astype(np.intp),
+            "imm_rows": block_row.astype(np.intp),
+            "gpos": (np.asarray(kernel["G_offset"])[block_group] + block_j).astype(np.intp),
+            "grow": np.asarray(rows, dtype=np.intp)[block_group],
+            "d_ptr": np.concatenate([[0], np.cumsum(np.bincount(d_rows, minlength=S))]).astype(
+                np.intp
+            ),
+            "d_cols": d_cols.astype(np.intp),
+        }
 
     def influence(self, learner_state, layout: Layout, stream: int = 0) -> np.ndarray:
         """The influence matrix J_t (S x P) of a stream: a view into the learner state.
@@ -270,10 +320,16 @@ class RTRL(OnlineLearner):
         step (see ``rtrl._core``); the stream's first integer says where it is now.
         """
         values = learner_state["values"][stream]
-        S, P = layout.state_size, layout.n_recurrent_params
+        S = layout.state_size
+        cols = self._stored_columns(layout)
         store = values.reshape(S, -1)
         shift = int(learner_state["ints"][stream, 0])
-        return store[:, shift : shift + P]
+        stored = store[:, shift : shift + len(cols)]
+        if len(cols) == layout.n_recurrent_params:
+            return stored
+        J = np.zeros((S, layout.n_recurrent_params), dtype=values.dtype)
+        J[:, cols] = stored  # a copy: the masked columns are not stored
+        return J
 
 
 class BPTT(Learner):
