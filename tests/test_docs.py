@@ -6,11 +6,12 @@ import warnings
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
+import rtrl.diagnostics
 import rtrl.estimators
 import rtrl.gradient
 
 
-@pytest.mark.parametrize("module", [rtrl.gradient, rtrl.estimators])
+@pytest.mark.parametrize("module", [rtrl.gradient, rtrl.estimators, rtrl.diagnostics])
 def test_docstring_examples(module):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

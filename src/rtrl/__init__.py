@@ -9,26 +9,33 @@ from . import cells, datasets, learners, optim, readout
 from ._core import _openmp_parallelism_enabled
 from ._memory import InfluenceMemoryError
 from .cells import GRU, LSTM, Elman, Jordan
+from .diagnostics import gradient_alignment
 from .estimators import DivergenceWarning, RTRLClassifier, RTRLRegressor
 from .gradient import sequence_gradient
-from .learners import BPTT, RTRL
+from .learners import BPTT, KF, OK, RTRL, TBPTT, UORO, SnAp
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BPTT",
     "GRU",
+    "KF",
     "LSTM",
+    "OK",
     "RTRL",
+    "TBPTT",
+    "UORO",
     "DivergenceWarning",
     "Elman",
     "InfluenceMemoryError",
     "Jordan",
     "RTRLClassifier",
     "RTRLRegressor",
+    "SnAp",
     "_openmp_parallelism_enabled",
     "cells",
     "datasets",
+    "gradient_alignment",
     "learners",
     "optim",
     "readout",
