@@ -28,8 +28,9 @@ def memory_task():
 @pytest.mark.parametrize("learner", ONLINE)
 def test_every_online_learner_beats_the_linear_baseline(memory_task, learner):
     X, y, linear = memory_task
-    est = RTRLRegressor(hidden_size=16, learner=learner, learning_rate=1e-3, clip_norm=1.0,
-                        random_state=0)
+    est = RTRLRegressor(
+        hidden_size=16, learner=learner, learning_rate=1e-3, clip_norm=1.0, random_state=0
+    )
     for a in range(0, 5000, 500):
         est.partial_fit(X[a : a + 500], y[a : a + 500])
     score = est.score(X[5000:], y[5000:])
@@ -40,8 +41,9 @@ def test_every_online_learner_beats_the_linear_baseline(memory_task, learner):
 def test_bptt_trains_on_sequences(memory_task):
     X, y, linear = memory_task
     seq = np.repeat(np.arange(100), 50)
-    est = RTRLRegressor(hidden_size=16, learner="bptt", learning_rate=1e-2, max_iter=20,
-                        random_state=0)
+    est = RTRLRegressor(
+        hidden_size=16, learner="bptt", learning_rate=1e-2, max_iter=20, random_state=0
+    )
     est.fit(X[:5000], y[:5000], sequence_id=seq)
     assert est.score(X[5000:], y[5000:]) > linear + 0.5
 
@@ -49,8 +51,15 @@ def test_bptt_trains_on_sequences(memory_task):
 @pytest.mark.parametrize("learner", ONLINE)
 def test_chunked_partial_fit_is_bit_identical_for_every_learner(learner):
     X, y = delayed_sum(300, delays=(2,), random_state=1)
-    kw = dict(hidden_size=5, learner=learner, cell="gru", update_every=3, learning_rate=3e-3,
-              n_jobs=1, random_state=0)
+    kw = dict(
+        hidden_size=5,
+        learner=learner,
+        cell="gru",
+        update_every=3,
+        learning_rate=3e-3,
+        n_jobs=1,
+        random_state=0,
+    )
     whole = RTRLRegressor(**kw).partial_fit(X, y)
     chunked = RTRLRegressor(**kw)
     for a, b in [(0, 7), (7, 120), (120, 121), (121, 300)]:
@@ -62,8 +71,9 @@ def test_chunked_partial_fit_is_bit_identical_for_every_learner(learner):
 @pytest.mark.parametrize("learner", ONLINE)
 def test_pickling_mid_stream_resumes_exactly_for_every_learner(learner):
     X, y = delayed_sum(200, delays=(2,), random_state=2)
-    kw = dict(hidden_size=5, learner=learner, cell="lstm", learning_rate=3e-3, n_jobs=1,
-              random_state=0)
+    kw = dict(
+        hidden_size=5, learner=learner, cell="lstm", learning_rate=3e-3, n_jobs=1, random_state=0
+    )
     never = RTRLRegressor(**kw).partial_fit(X[:90], y[:90]).partial_fit(X[90:], y[90:])
     resumed = pickle.loads(pickle.dumps(RTRLRegressor(**kw).partial_fit(X[:90], y[:90])))
     resumed.partial_fit(X[90:], y[90:])
@@ -85,8 +95,9 @@ def test_random_learners_are_reproducible(learner):
 @pytest.mark.parametrize("cell", ["elman", "gru", "lstm"])
 def test_masked_weights_stay_exactly_zero(learner, cell):
     X, y = delayed_sum(300, random_state=4)
-    est = RTRLRegressor(hidden_size=8, cell=cell, learner=learner, density=0.3,
-                        learning_rate=1e-2, random_state=0).partial_fit(X, y)
+    est = RTRLRegressor(
+        hidden_size=8, cell=cell, learner=learner, density=0.3, learning_rate=1e-2, random_state=0
+    ).partial_fit(X, y)
     w = est.params_["weight_hh"]
     mask = est._layout().weight_hh_mask
     assert 0.1 < mask.mean() < 0.6
@@ -131,9 +142,15 @@ def test_gradient_alignment_reports_every_learner():
     params = cell.init_params(6, 2, 1, random_state=0)
     X = np.random.default_rng(0).normal(size=(60, 2))
     y = np.roll(X[:, 0], 2)
-    report = rtrl.gradient_alignment(params, X, y, cell=cell,
-                                     learners=["rtrl", "snap1", "tbptt", "uoro", "kf", "ok"],
-                                     n_seeds=8, random_state=0)
+    report = rtrl.gradient_alignment(
+        params,
+        X,
+        y,
+        cell=cell,
+        learners=["rtrl", "snap1", "tbptt", "uoro", "kf", "ok"],
+        n_seeds=8,
+        random_state=0,
+    )
     assert set(report) == {"rtrl", "snap1", "tbptt", "uoro", "kf", "ok"}
     assert report["rtrl"]["cosine"] == pytest.approx(1.0)
     assert report["rtrl"]["relative_bias"] < 1e-12

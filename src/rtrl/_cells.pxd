@@ -51,7 +51,9 @@ cdef void cell_step(const Layout* L,
                     const floating* s_prev,   # IN  state s_{t-1} (S)
                     floating* s_new,          # OUT state s_t (S)
                     floating* z,              # OUT z_g of every group (z_size)
-                    floating* G,              # OUT G_g of every group (G_size), or NULL
+                    floating* G,              # OUT G_g of every group (G_size), or NULL; only
+                                              #     the cell's structural non-zeros are
+                                              #     written: the caller clears G once
                     floating* D,              # OUT D_t (S x S), or NULL
                     floating* work            # scratch (work_size)
                     ) noexcept nogil
@@ -71,3 +73,13 @@ cdef floating readout_loss(const Layout* L,
 
 cdef void readout(const Layout* L, const floating* w, const floating* h,
                   floating* y_hat) noexcept nogil
+
+cdef void cell_jvp(const Layout* L, const floating* w, const floating* G,
+                   const floating* work, const floating* v, floating* out,
+                   floating* scratch) noexcept nogil
+
+cdef floating cell_D_entry(const Layout* L, const floating* w, const floating* G,
+                           const floating* work, intp_t i, intp_t l) noexcept nogil
+
+cdef void cell_vjp_G(const Layout* L, const floating* G, const floating* nu,
+                     floating* out) noexcept nogil

@@ -81,14 +81,14 @@ cdef void _elman_step(const Layout* L, const floating* w, const floating* x,
     memcpy(z + m + 1, s_prev, n * sizeof(floating))
     z[m + n + 1] = 1
     gemv_rm(False, <int> n, <int> K, <floating> 1, W, <int> K, z, <floating> 0, a)
-    if G != NULL:
-        memset(G, 0, n * n * sizeof(floating))
     for i in range(n):
         act = _act(L.nonlinearity, a[i])
         s_new[i] = (1 - alpha) * s_prev[i] + alpha * act
         if G != NULL:
             d = alpha * _act_grad(L.nonlinearity, a[i], act)
             G[i * n + i] = d
+            if D == NULL:
+                continue
             for l in range(n):
                 D[i * n + l] = d * W[i * K + m + 1 + l]
             D[i * n + i] += 1 - alpha
@@ -113,8 +113,6 @@ cdef void _lstm_step(const Layout* L, const floating* w, const floating* x,
     memcpy(z + m + 1, h, n * sizeof(floating))
     z[m + n + 1] = 1
     gemv_rm(False, <int> R, <int> K, <floating> 1, W, <int> K, z, <floating> 0, a)
-    if G != NULL:
-        memset(G, 0, S * R * sizeof(floating))
     for j in range(n):
         gi = _sigmoid(a[j])
         gf = _sigmoid(a[n + j])
@@ -135,6 +133,10 @@ cdef void _lstm_step(const Layout* L, const floating* w, const floating* x,
             G[j * R + q * n + j] = dtc * dc[q]
             G[(n + j) * R + q * n + j] = dc[q]
         G[j * R + 3 * n + j] = tc * go * (1 - go)
+        work[R + j] = gf                    # the direct terms of D, for cell_jvp/_entry
+        work[R + n + j] = dtc * gf
+        if D == NULL:
+            continue
         # D[:, h] = G @ W_hh (only the four rows q*n + j of W contribute to unit j)
         for l in range(n):
             acc_h = 0
@@ -178,7 +180,6 @@ cdef void _gru_step(const Layout* L, const floating* w, const floating* x,
     if G != NULL:
         G0 = G + L.G_offset[0]
         G1 = G + L.G_offset[1]
-        memset(G, 0, L.G_size * sizeof(floating))
     for j in range(n):
         r = _sigmoid(ai[j] + ah[j])
         u = _sigmoid(ai[n + j] + ah[n + j])
@@ -193,6 +194,9 @@ cdef void _gru_step(const Layout* L, const floating* w, const floating* x,
         G1[j * R + j] = G0[j * R + j]
         G1[j * R + n + j] = G0[j * R + n + j]
         G1[j * R + 2 * n + j] = dn * r
+        work[2 * R + j] = u                 # the direct term of D, for cell_jvp/_entry
+        if D == NULL:
+            continue
         # D = G_1 @ W_hh + diag(u)
         for l in range(n):
             acc = 0
@@ -230,7 +234,6 @@ cdef void _jordan_step(const Layout* L, const floating* w, const floating* x,
     if G != NULL:
         G0 = G + L.G_offset[0]
         G1 = G + L.G_offset[1]
-        memset(G0, 0, n * n * sizeof(floating))
     for i in range(n):
         act = _act(L.nonlinearity, a[i])
         s_new[i] = act
@@ -240,6 +243,8 @@ cdef void _jordan_step(const Layout* L, const floating* w, const floating* x,
         G0[i * n + i] = d
         for o in range(n_out):
             G1[i * n_out + o] = d * W0[i * K0 + m + 1 + o]
+        if D == NULL:
+            continue
         for l in range(n):
             acc = 0
             for o in range(n_out):
@@ -317,3 +322,105 @@ cdef floating readout_loss(const Layout* L, const floating* w, const floating* h
                 grad[L.readout_offset + o * (n + 1) + k] += e[o] * h[k]
             grad[L.readout_offset + o * (n + 1) + n] += e[o]
     return weight * loss
+
+
+# ------------------------------------------------- products with the Jacobians, without D
+# Learners that touch D only through a product or a few entries (UORO, SnAp) call
+# cell_step with D = NULL and use these: D_t v = G (W v) + direct(v), where W is the part
+# of the weights that multiplies the previous state and the direct terms (leak, the GRU's
+# u, the LSTM's forget path) were cached in `work` by cell_step.
+
+
+cdef void cell_jvp(const Layout* L, const floating* w, const floating* G,
+                   const floating* work, const floating* v, floating* out,
+                   floating* scratch) noexcept nogil:
+    """out = D_t v (S), after cell_step(..., G, D=NULL, work); scratch: 4 n."""
+    cdef intp_t n = L.n, m = L.m, S = L.S, i, j, q, R
+    cdef const floating* W
+    cdef floating acc
+    if L.kind == CELL_ELMAN:
+        W = w + L.offset[0]
+        gemv_rm(False, <int> n, <int> n, <floating> 1, W + m + 1, <int> L.width[0], v,
+                <floating> 0, scratch)
+        for i in range(n):
+            out[i] = G[i * n + i] * scratch[i] + (1 - <floating> L.leak) * v[i]
+    elif L.kind == CELL_GRU:
+        R = 3 * n
+        gemv_rm(False, <int> R, <int> n, <floating> 1, w + L.offset[1], <int> L.width[1], v,
+                <floating> 0, scratch)
+        for j in range(n):
+            acc = work[2 * R + j] * v[j]
+            for q in range(3):
+                acc = acc + G[L.G_offset[1] + j * R + q * n + j] * scratch[q * n + j]
+            out[j] = acc
+    elif L.kind == CELL_LSTM:
+        R = 4 * n
+        gemv_rm(False, <int> R, <int> n, <floating> 1, w + L.offset[0] + m + 1,
+                <int> L.width[0], v, <floating> 0, scratch)
+        for j in range(n):
+            acc = work[R + n + j] * v[n + j]
+            for q in range(4):
+                acc = acc + G[j * R + q * n + j] * scratch[q * n + j]
+            out[j] = acc
+            acc = work[R + j] * v[n + j]
+            for q in range(3):
+                acc = acc + G[(n + j) * R + q * n + j] * scratch[q * n + j]
+            out[n + j] = acc
+    else:  # Jordan: D = G_1 V
+        gemv_rm(False, <int> L.n_out, <int> n, <floating> 1, w + L.offset[1],
+                <int> L.width[1], v, <floating> 0, scratch)
+        gemv_rm(False, <int> n, <int> L.n_out, <floating> 1, G + L.G_offset[1],
+                <int> L.n_out, scratch, <floating> 0, out)
+
+
+cdef floating cell_D_entry(const Layout* L, const floating* w, const floating* G,
+                           const floating* work, intp_t i, intp_t l) noexcept nogil:
+    """D_t[i, l], after cell_step(..., G, D=NULL, work)."""
+    cdef intp_t n = L.n, m = L.m, j, q, R, K
+    cdef floating acc = 0
+    cdef const floating* W
+    if L.kind == CELL_ELMAN:
+        acc = G[i * n + i] * w[L.offset[0] + i * L.width[0] + m + 1 + l]
+        return acc + (1 - <floating> L.leak if i == l else 0)
+    if L.kind == CELL_GRU:
+        R = 3 * n
+        K = L.width[1]
+        W = w + L.offset[1]
+        for q in range(3):
+            acc = acc + G[L.G_offset[1] + i * R + q * n + i] * W[(q * n + i) * K + l]
+        return acc + (work[2 * R + i] if i == l else 0)
+    if L.kind == CELL_LSTM:
+        R = 4 * n
+        K = L.width[0]
+        W = w + L.offset[0]
+        j = i % n
+        if l >= n:                           # a c column: only c_j reaches unit j
+            if l - n != j:
+                return 0
+            return work[R + n + j] if i < n else work[R + j]
+        for q in range(4):
+            acc = acc + G[i * R + q * n + j] * W[(q * n + j) * K + m + 1 + l]
+        return acc
+    for q in range(L.n_out):                 # Jordan
+        acc = acc + G[L.G_offset[1] + i * L.n_out + q] * w[L.offset[1] + q * L.width[1] + l]
+    return acc
+
+
+cdef void cell_vjp_G(const Layout* L, const floating* G, const floating* nu,
+                     floating* out) noexcept nogil:
+    """out = (G_g^T nu) for every group, concatenated (sum of r_g), using which state
+    entries each gate row reaches (its unit; every unit for the Jordan readout)."""
+    cdef intp_t n = L.n, g, j, r, S = L.S
+    cdef const floating* Gg
+    for g in range(L.n_groups):
+        r = L.rows[g]
+        Gg = G + L.G_offset[g]
+        if L.kind == CELL_JORDAN and g == 1:
+            gemv_rm(True, <int> S, <int> r, <floating> 1, Gg, <int> r, nu, <floating> 0, out)
+        elif L.kind == CELL_LSTM:
+            for j in range(r):
+                out[j] = Gg[(j % n) * r + j] * nu[j % n] + Gg[(n + j % n) * r + j] * nu[n + j % n]
+        else:
+            for j in range(r):
+                out[j] = Gg[(j % n) * r + j] * nu[j % n]
+        out += r

@@ -35,7 +35,8 @@ from libc.string cimport memcpy, memset
 
 from ._blas cimport blas_int, gemm_rm, gemv_rm, qr_inplace, svd_thin
 from ._cells cimport (
-    MAX_GROUPS, Layout, cell_step, intp_t, readout, readout_loss,
+    MAX_GROUPS, Layout, cell_D_entry, cell_jvp, cell_step, cell_vjp_G, intp_t, readout,
+    readout_loss,
 )
 cdef extern from "_microkernels.h" nogil:
     int rtrl_microkernels_available()
@@ -524,6 +525,7 @@ def online_train(dict spec, dict lspec, dict opt,
     cdef SparseColumns sparse
     cdef SparseColumns* sp = NULL
     cdef intp_t ncols = L.P, work_per_step
+    cdef bint dense_D = 1
     cdef floating* mem
     cdef floating* x
     cdef floating* s_new
@@ -560,7 +562,8 @@ def online_train(dict spec, dict lspec, dict opt,
                               work_per_step // _min_flops_per_thread))
         learner_scratch = n_ranges * S * bw
     elif kind == LEARNER_UORO:
-        learner_scratch = 2 * S + L.G_size // S
+        learner_scratch = 2 * S + L.G_size // S + 4 * L.n
+        dense_D = 0
     elif kind == LEARNER_KF:
         for b in range(L.n_groups):
             learner_scratch = max(learner_scratch, S * L.rows[b] + L.rows[b])
@@ -569,6 +572,7 @@ def online_train(dict spec, dict lspec, dict opt,
         learner_scratch = _ok_scratch(&L, rank)
     elif kind == LEARNER_SNAP:
         pattern = _snap_pattern(lspec)
+        dense_D = pattern.max_rows > 2    # forming D pays off once blocks are not tiny
         learner_scratch = pattern.max_rows * pattern.max_rows
         for b in range(L.n_groups):
             learner_scratch = max(learner_scratch,
@@ -579,6 +583,7 @@ def online_train(dict spec, dict lspec, dict opt,
     s_new = x + L.m
     z = s_new + S
     G = z + L.z_size
+    memset(G, 0, L.G_size * sizeof(floating))  # cells write only their structural entries
     D = G + L.G_size
     work = D + S * S
     y_hat = work + L.work_size
@@ -594,7 +599,9 @@ def online_train(dict spec, dict lspec, dict opt,
                         continue
                     row = starts[b] + t
                     _load_row(X, row, x)
-                    cell_step(&L, wp, x, &states[b, 0], s_new, z, G, D, work)
+                    # UORO and SnAp use D_t only through products and entries
+                    cell_step(&L, wp, x, &states[b, 0], s_new, z, G,
+                              <floating*> NULL if dense_D == 0 else D, work)
                     step_loss = readout_loss(&L, wp, s_new, loss_kind,
                                              &Y[row, 0] if regression else NULL,
                                              0 if regression else labels[row],
@@ -609,8 +616,8 @@ def online_train(dict spec, dict lspec, dict opt,
                         _rtrl_step(&L, sp, ncols, D, G, z, &lstate[b, 0], &lint[b, 0], bw,
                                    n_ranges, e_bar, has_error, ap, lscratch)
                     elif kind == LEARNER_UORO:
-                        _uoro_step(&L, D, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0], e_bar,
-                                   has_error, ap, lscratch)
+                        _uoro_step(&L, wp, work, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0],
+                                   e_bar, has_error, ap, lscratch)
                     elif kind == LEARNER_KF:
                         _kf_step(&L, D, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0], e_bar,
                                  has_error, ap, lscratch)
@@ -618,8 +625,8 @@ def online_train(dict spec, dict lspec, dict opt,
                         _ok_step(&L, rank, D, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0],
                                  e_bar, has_error, ap, lscratch)
                     elif kind == LEARNER_SNAP:
-                        _snap_step(&L, &pattern, D, G, z, &lstate[b, 0], e_bar, has_error, ap,
-                                   lscratch)
+                        _snap_step(&L, &pattern, wp, work, D if dense_D else <floating*> NULL,
+                                   G, z, &lstate[b, 0], e_bar, has_error, ap, lscratch)
                     memcpy(&states[b, 0], s_new, S * sizeof(floating))
                     total += step_loss
                     n_steps += 1
@@ -739,6 +746,7 @@ def bptt_train(dict spec, dict opt,
     s_new = x + L.m
     z = s_new + S
     G = z + L.z_size
+    memset(G, 0, L.G_size * sizeof(floating))  # cells write only their structural entries
     D = G + L.G_size
     work = D + S * S
     y_hat = work + L.work_size
@@ -890,6 +898,7 @@ def tbptt_train(dict spec, dict opt,
     s_new = x + m
     z = s_new + S
     G = z + L.z_size
+    memset(G, 0, L.G_size * sizeof(floating))  # cells write only their structural entries
     D = G + L.G_size
     work = D + S * S
     y_hat = work + L.work_size

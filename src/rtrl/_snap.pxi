@@ -5,7 +5,9 @@
 # keeps (|R_gj| = p) times the K_g columns, row-major, at `value_offset[b]` of the stream state
 # (b = the block's index, sum of the rows of the groups before g, plus j). The step is
 # J_b <- (D_t J_b + I_t)[R_gj] = D_t[R_gj, R_gj] J_b + G_g[R_gj, j] z_g^T: the pattern is closed
-# under D's structure up to k steps, and everything outside it is dropped.
+# under D's structure up to k steps, and everything outside it is dropped. Only the entries
+# D_t[R_gj, R_gj] are needed: for small blocks (SnAp-1) they come from cell_D_entry and the
+# cell never forms D_t; large blocks read a dense D_t.
 
 
 ctypedef struct SnapPattern:
@@ -27,8 +29,9 @@ cdef SnapPattern _snap_pattern(dict lspec) except *:
     return pat                  # the arrays stay alive in lspec for the call
 
 
-cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* D,
-                     const floating* G, const floating* z, floating* st,
+cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* w,
+                     const floating* work, const floating* D, const floating* G,
+                     const floating* z, floating* st,
                      const floating* e_bar, bint has_error, floating* acc,
                      floating* scratch        # max_rows^2 + max_rows * max K
                      ) noexcept nogil:
@@ -54,7 +57,7 @@ cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* D,
             if p == 1:
                 # SnAp-1 of a single-row unit: a scalar recurrence per parameter, O(K)
                 i = R[0]
-                d = D[i * S + i]
+                d = D[i * S + i] if D != NULL else cell_D_entry(L, w, G, work, i, i)
                 gij = Gg[i * r + j]
                 ei = e_bar[i] if has_error else 0
                 for k in range(K):
@@ -63,7 +66,10 @@ cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* D,
             elif p > 1:
                 for a in range(p):
                     for c in range(p):
-                        Dsub[a * p + c] = D[R[a] * S + R[c]]
+                        if D != NULL:
+                            Dsub[a * p + c] = D[R[a] * S + R[c]]
+                        else:
+                            Dsub[a * p + c] = cell_D_entry(L, w, G, work, R[a], R[c])
                     gij = Gg[R[a] * r + j]
                     for k in range(K):
                         out[a * K + k] = gij * zg[k]

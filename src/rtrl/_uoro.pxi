@@ -2,13 +2,15 @@
 #
 # Stream state: s~ (S) then theta~ (P); 4 words of RNG state.
 
-cdef void _uoro_step(const Layout* L, const floating* D, const floating* G, const floating* z,
+cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
+                     const floating* G, const floating* z,
                      floating* st,             # IN/OUT [s~ (S), theta~ (P)]
                      uint64_t* rng,            # IN/OUT generator state
                      const floating* e_bar, bint has_error,
                      floating* acc,            # IN/OUT += (e_bar . s~) theta~
-                     floating* scratch         # S (a) + S (nu) + sum of r_g (G_g^T nu)
+                     floating* scratch         # 2 S (a, nu) + sum of r_g (G^T nu) + 4 n
                      ) noexcept nogil:
+    # D_t enters only through D_t s~ (cell_jvp), so the cell never forms it: O(S^2 + P)
     cdef intp_t S = L.S, g, j, k, r, K, i
     cdef floating* s_tilde = st
     cdef floating* theta = st + S
@@ -17,13 +19,15 @@ cdef void _uoro_step(const Layout* L, const floating* D, const floating* G, cons
     cdef floating* v = nu + S
     cdef floating* vg
     cdef floating* row
+    cdef floating* accrow
     cdef const floating* zg
-    cdef double eps = 1e-7, n_a = 0, n_theta = 0, n_b2 = 0, n_v2, n_z2, rho0, rho1, c
-    cdef floating vj
+    cdef double eps = 1e-7, n_a = 0, n_theta = 0, n_b2 = 0, n_v2, n_z2, rho0, rho1, c = 0
+    cdef floating vj, inv0, cg
     for i in range(S):
         nu[i] = <floating> rng_sign(rng)
     # a = D s~ (the tangent forward-propagated), b = nu^T I_t = sum_g (G_g^T nu) (x) z_g
-    gemv_rm(False, <int> S, <int> S, <floating> 1, D, <int> S, s_tilde, <floating> 0, a)
+    cell_jvp(L, w, G, work, s_tilde, a, v + L.G_size // S)
+    cell_vjp_G(L, G, nu, v)
     for i in range(S):
         n_a += a[i] * a[i]
     for i in range(L.P):
@@ -32,8 +36,6 @@ cdef void _uoro_step(const Layout* L, const floating* D, const floating* G, cons
     for g in range(L.n_groups):
         r = L.rows[g]
         K = L.width[g]
-        gemv_rm(True, <int> S, <int> r, <floating> 1, G + L.G_offset[g], <int> r, nu,
-                <floating> 0, vg)
         n_v2 = 0
         n_z2 = 0
         for j in range(r):
@@ -47,8 +49,12 @@ cdef void _uoro_step(const Layout* L, const floating* D, const floating* G, cons
     rho1 = sqrt(sqrt(n_b2) / (sqrt(<double> S) + eps)) + eps
     for i in range(S):
         s_tilde[i] = <floating> (rho0 * a[i] + rho1 * nu[i])
-    for i in range(L.P):
-        theta[i] = <floating> (theta[i] / rho0)
+        c += e_bar[i] * s_tilde[i]
+    if not has_error:
+        c = 0
+    # one pass over theta~: theta~ <- theta~ / rho0 + b / rho1, acc += (e_bar . s~) theta~
+    inv0 = <floating> (1 / rho0)
+    cg = <floating> c
     vg = v
     for g in range(L.n_groups):
         r = L.rows[g]
@@ -56,15 +62,9 @@ cdef void _uoro_step(const Layout* L, const floating* D, const floating* G, cons
         zg = z + L.z_offset[g]
         for j in range(r):
             vj = <floating> (vg[j] / rho1)
-            if vj == 0:
-                continue
             row = theta + L.offset[g] + j * K
+            accrow = acc + L.offset[g] + j * K
             for k in range(K):
-                row[k] += vj * zg[k]
+                row[k] = row[k] * inv0 + vj * zg[k]
+                accrow[k] += cg * row[k]
         vg += r
-    if has_error:
-        c = 0
-        for i in range(S):
-            c += e_bar[i] * s_tilde[i]
-        for i in range(L.P):
-            acc[i] += <floating> (c * theta[i])

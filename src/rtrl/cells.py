@@ -349,9 +349,11 @@ class LSTM(Cell):
 
     def state_jacobian_pattern(self, layout):
         n = layout.hidden_size
-        mask = self._hh_mask(layout, 4 * n).reshape(4, n, n).any(axis=0)  # unit j <- h_l
+        gates = self._hh_mask(layout, 4 * n).reshape(4, n, n)
+        to_h = gates.any(axis=0)  # h_j <- h_l through any gate of unit j
+        to_c = gates[:3].any(axis=0)  # c_j <- h_l through i, f, g (o does not reach c)
         eye = np.eye(n, dtype=bool)
-        return np.block([[mask | eye, eye], [mask | eye, eye]])
+        return np.block([[to_h | eye, eye], [to_c, eye]])  # eye: the diagonal of D
 
 
 class GRU(Cell):

@@ -636,7 +636,7 @@ class SnAp(OnlineLearner):
     block per unit for LSTM; for Jordan the readout group reaches every unit at once, so
     it is kept whole. On a dense network SnAp-2 keeps everything (it is exact RTRL); SnAp
     pays off with sparse networks (``density`` < 1), where SnAp-2 keeps about d n P numbers.
-    SnAp-k with k at least the diameter of the recurrent graph is exact RTRL.
+    SnAp-k with k - 1 at least the diameter (in edges) of the recurrent graph is exact RTRL.
 
     Parameters
     ----------
