@@ -524,12 +524,17 @@ def _expected_bytes(learner, kind, n, m, n_out, mask, itemsize, T):
     if isinstance(learner, KF):
         return per_rank * itemsize + 32
     if isinstance(learner, SnAp):
-        kept = sum(
-            int(M.sum(axis=0) @ np.full(r, K))
-            for M, (r, K) in zip(
-                oracle_pattern(kind, n, n_out, mask, learner.level), groups, strict=True
-            )
-        )  # number of kept (state, parameter) pairs
+        # number of kept (state, parameter) pairs; on a sparse network the masked weights
+        # of weight_hh are not parameters (their columns are not stored)
+        hh_group = {"elman": 0, "lstm": 0, "gru": 1}.get(kind)
+        kept = 0
+        for g, (M, (r, K)) in enumerate(
+            zip(oracle_pattern(kind, n, n_out, mask, learner.level), groups, strict=True)
+        ):
+            columns = np.full(r, K)
+            if mask is not None and g == hh_group:
+                columns = columns - (~np.asarray(mask, dtype=bool)).sum(axis=1)
+            kept += int(M.sum(axis=0) @ columns)
         return kept * itemsize + 8
     if isinstance(learner, TBPTT):
         k = learner.truncation

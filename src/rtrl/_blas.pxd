@@ -5,7 +5,7 @@
 # swaps operands instead of transposing data.
 
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, sgemm, dgemv, sgemv
+from scipy.linalg.cython_blas cimport ddot, dgemm, dgemv, sdot, sgemm, sgemv
 
 ctypedef int blas_int
 
@@ -40,6 +40,15 @@ cdef inline void gemv_rm(bint transpose, blas_int m, blas_int n, floating alpha,
         dgemv(&trans, &n, &m, &alpha, <double*> a, &lda, <double*> x, &one, &beta, y, &one)
     else:
         sgemv(&trans, &n, &m, &alpha, <float*> a, &lda, <float*> x, &one, &beta, y, &one)
+
+
+cdef inline double dot(blas_int n, const floating* x, const floating* y) noexcept nogil:
+    """x . y (vectorised by BLAS: a plain C loop is bound by the latency of its additions)."""
+    cdef blas_int one = 1
+    if floating is double:
+        return ddot(&n, <double*> x, &one, <double*> y, &one)
+    else:
+        return sdot(&n, <float*> x, &one, <float*> y, &one)
 
 
 # ---------------------------------------------------------------- LAPACK (column-major)

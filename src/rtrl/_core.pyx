@@ -33,7 +33,7 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from ._blas cimport blas_int, gemm_rm, gemv_rm, qr_inplace, svd_thin
+from ._blas cimport blas_int, dot, gemm_rm, gemv_rm, qr_inplace, svd_thin
 from ._cells cimport (
     MAX_GROUPS, Layout, cell_D_entry, cell_jvp, cell_step, cell_vjp_G, intp_t, readout,
     readout_loss,

@@ -7,11 +7,7 @@
 
 
 cdef inline double _norm(const floating* a, intp_t n) noexcept nogil:
-    cdef intp_t i
-    cdef double s = 0
-    for i in range(n):
-        s += a[i] * a[i]
-    return sqrt(s)
+    return sqrt(dot(<blas_int> n, a, a))
 
 
 cdef void _kron_gradient(const Layout* L, intp_t g, intp_t rank, const floating* us,

@@ -2,7 +2,7 @@
 #
 # The kept pattern depends only on the row j of a weight group g (every column (g, j, k) has
 # the same rows), so the influence is stored as one dense block per (g, j): the rows R_gj it
-# keeps (|R_gj| = p) times the K_g columns, row-major, at `value_offset[b]` of the stream state
+# keeps (|R_gj| = p) times the row's columns (K_g, less masked weights), row-major, at `value_offset[b]` of the stream state
 # (b = the block's index, sum of the rows of the groups before g, plus j). The step is
 # J_b <- (D_t J_b + I_t)[R_gj] = D_t[R_gj, R_gj] J_b + G_g[R_gj, j] z_g^T: the pattern is closed
 # under D's structure up to k steps, and everything outside it is dropped. Only the entries
@@ -13,6 +13,8 @@
 ctypedef struct SnapPattern:
     const intp_t* row_ptr       # block b keeps rows[row_ptr[b]:row_ptr[b + 1]]
     const intp_t* rows
+    const intp_t* col_ptr       # and the columns cols[col_ptr[b]:col_ptr[b + 1]] of its row
+    const intp_t* cols          # (all K_g, less the masked weights of a sparse network)
     const intp_t* value_offset  # where block b's values start in the stream state
     intp_t max_rows             # the largest p
 
@@ -22,8 +24,12 @@ cdef SnapPattern _snap_pattern(dict lspec) except *:
     cdef const intp_t[::1] row_ptr = lspec["row_ptr"]
     cdef const intp_t[::1] rows = lspec["rows"]
     cdef const intp_t[::1] value_offset = lspec["value_offset"]
+    cdef const intp_t[::1] col_ptr = lspec["col_ptr"]
+    cdef const intp_t[::1] cols = lspec["cols"]
     pat.row_ptr = &row_ptr[0]
     pat.rows = &rows[0]
+    pat.col_ptr = &col_ptr[0]
+    pat.cols = &cols[0]
     pat.value_offset = &value_offset[0]
     pat.max_rows = lspec["max_rows"]
     return pat                  # the arrays stay alive in lspec for the call
@@ -37,6 +43,7 @@ cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* w,
                      ) noexcept nogil:
     cdef intp_t S = L.S, g, j, k, r, K, b = 0, p, a, c, i
     cdef const intp_t* R
+    cdef const intp_t* C
     cdef const floating* Gg
     cdef const floating* zg
     cdef floating* V
@@ -46,14 +53,15 @@ cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* w,
     cdef floating d, gij, ei
     for g in range(L.n_groups):
         r = L.rows[g]
-        K = L.width[g]
         Gg = G + L.G_offset[g]
         zg = z + L.z_offset[g]
         for j in range(r):
             p = pat.row_ptr[b + 1] - pat.row_ptr[b]
             R = pat.rows + pat.row_ptr[b]
+            grow = acc + L.offset[g] + j * L.width[g]   # this row's parameters
+            K = pat.col_ptr[b + 1] - pat.col_ptr[b]      # how many of them are stored
+            C = pat.cols + pat.col_ptr[b]
             V = st + pat.value_offset[b]
-            grow = acc + L.offset[g] + j * K
             if p == 1:
                 # SnAp-1 of a single-row unit: a scalar recurrence per parameter, O(K)
                 i = R[0]
@@ -61,8 +69,8 @@ cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* w,
                 gij = Gg[i * r + j]
                 ei = e_bar[i] if has_error else 0
                 for k in range(K):
-                    V[k] = d * V[k] + gij * zg[k]
-                    grow[k] += ei * V[k]
+                    V[k] = d * V[k] + gij * zg[C[k]]
+                    grow[C[k]] += ei * V[k]
             elif p > 1:
                 for a in range(p):
                     for c in range(p):
@@ -72,7 +80,7 @@ cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* w,
                             Dsub[a * p + c] = cell_D_entry(L, w, G, work, R[a], R[c])
                     gij = Gg[R[a] * r + j]
                     for k in range(K):
-                        out[a * K + k] = gij * zg[k]
+                        out[a * K + k] = gij * zg[C[k]]
                 gemm_rm(<int> p, <int> K, <int> p, <floating> 1, Dsub, <int> p, V, <int> K,
                         <floating> 1, out, <int> K)
                 memcpy(V, out, p * K * sizeof(floating))
@@ -82,5 +90,5 @@ cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* w,
                         if ei == 0:
                             continue
                         for k in range(K):
-                            grow[k] += ei * V[a * K + k]
+                            grow[C[k]] += ei * V[a * K + k]
             b += 1

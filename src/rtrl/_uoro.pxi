@@ -28,10 +28,8 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
     # a = D s~ (the tangent forward-propagated), b = nu^T I_t = sum_g (G_g^T nu) (x) z_g
     cell_jvp(L, w, G, work, s_tilde, a, v + L.G_size // S)
     cell_vjp_G(L, G, nu, v)
-    for i in range(S):
-        n_a += a[i] * a[i]
-    for i in range(L.P):
-        n_theta += theta[i] * theta[i]
+    n_a = dot(<blas_int> S, a, a)
+    n_theta = dot(<blas_int> L.P, theta, theta)
     vg = v
     for g in range(L.n_groups):
         r = L.rows[g]

@@ -629,7 +629,7 @@ class SnAp(OnlineLearner):
     :math:`(h_j, c_j)` for all four gates); :math:`M_k` adds the entries reached within
     k - 1 more steps through the structure of :math:`D` (the recurrent mask and the cell).
     The pattern depends only on the row of the parameter, so each row is stored as one
-    dense block.
+    dense block; on a sparse network the columns of masked weights are not stored.
 
     SnAp-1 costs :math:`O(P)` per step for Elman and GRU (a scalar recurrence per
     parameter, :math:`\hat J[i, (i,k)] = D_{ii} \hat J[i,(i,k)] + G_{ii} z_k`) and a 2 x 2
@@ -680,33 +680,48 @@ class SnAp(OnlineLearner):
             out.append(m)
         return out
 
+    @staticmethod
+    def _columns(layout: Layout):
+        """Kept columns k of every block (g, j) as CSR (all K_g, less the masked weights),
+        and the number per block."""
+        stored = RTRL._stored_columns(layout)
+        kernel = layout.to_kernel()
+        offsets = np.asarray(kernel["offset"])
+        widths = np.asarray(kernel["width"])
+        group = np.searchsorted(offsets, stored, side="right") - 1
+        within = stored - offsets[group]
+        first_block = np.concatenate([[0], np.cumsum(kernel["rows"])[:-1]])
+        block = first_block[group] + within // widths[group]
+        n_blocks = int(np.sum(kernel["rows"]))
+        per_block = np.bincount(block, minlength=n_blocks)
+        col_ptr = np.concatenate([[0], np.cumsum(per_block)]).astype(np.intp)
+        return col_ptr, (within % widths[group]).astype(np.intp), per_block
+
     def _blocks(self, layout: Layout):
         """CSR description of the kept rows of every block (g, j), and where its values
         start in a stream's state."""
-        counts, rows, widths = [], [], []
-        for m, (_, K) in zip(self.pattern(layout), _group_sizes(layout), strict=True):
+        counts, rows = [], []
+        for m in self.pattern(layout):
             cols, kept = np.nonzero(m.T)  # kept rows of each column j, in order of j
             counts.append(np.bincount(cols, minlength=m.shape[1]))
             rows.append(kept)
-            widths.append(np.full(m.shape[1], K))
-        counts, widths = np.concatenate(counts), np.concatenate(widths)
+        counts = np.concatenate(counts)
         row_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
-        sizes = counts * widths
+        sizes = counts * self._columns(layout)[2]
         value_offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
         return row_ptr, np.concatenate(rows).astype(np.intp), value_offset, int(sizes.sum())
 
     def values_size(self, layout, itemsize):
-        return int(
-            sum(
-                (m.sum(axis=0) * K).sum()
-                for m, (_, K) in zip(self.pattern(layout), _group_sizes(layout), strict=True)
-            )
-        )
+        counts = np.concatenate([m.sum(axis=0) for m in self.pattern(layout)])
+        return int((counts * self._columns(layout)[2]).sum())
 
     def kernel_spec(self, layout, itemsize):
         row_ptr, rows, value_offset, _ = self._blocks(layout)
+        col_ptr, cols, _ = self._columns(layout)
         return {
             **super().kernel_spec(layout, itemsize),
+            "col_ptr": col_ptr,
+            "cols": cols if cols.size else np.zeros(1, dtype=np.intp),
             "row_ptr": row_ptr,
             "rows": rows if rows.size else np.zeros(1, dtype=np.intp),
             "value_offset": value_offset,
@@ -716,14 +731,16 @@ class SnAp(OnlineLearner):
     def influence(self, learner_state, layout: Layout, stream: int = 0) -> np.ndarray:
         """The kept influence as a dense S x P matrix (zeros outside the pattern)."""
         row_ptr, rows, value_offset, _ = self._blocks(layout)
+        col_ptr, cols, _ = self._columns(layout)
         values = learner_state["values"][stream]
         J = np.zeros((layout.state_size, layout.n_recurrent_params), dtype=values.dtype)
         b = 0
         for (r, K), off in zip(_group_sizes(layout), layout.offsets, strict=False):
             for j in range(r):
-                kept = rows[row_ptr[b] : row_ptr[b + 1]].tolist()
-                block = values[value_offset[b] : value_offset[b] + len(kept) * K]
-                J[kept, off + j * K : off + (j + 1) * K] = block.reshape(len(kept), K)
+                kept = rows[row_ptr[b] : row_ptr[b + 1]]
+                where = off + j * K + cols[col_ptr[b] : col_ptr[b + 1]]
+                block = values[value_offset[b] : value_offset[b] + len(kept) * len(where)]
+                J[np.ix_(kept, where)] = block.reshape(len(kept), len(where))
                 b += 1
         return J
 
