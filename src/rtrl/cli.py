@@ -80,7 +80,8 @@ def demo(args) -> int:
     linear = LinearRegression().fit(X, y)
     linear_mse = float(np.mean((linear.predict(X[tail]) - y[tail]) ** 2))
     rows = [(args.learner, reports[0], reports[-1], speed, _state_bytes(est))]
-    for other in sorted({"rtrl", "bptt"} - {args.learner}):
+    others = ["rtrl", "snap1", "kf", "ok", "uoro", "tbptt", "bptt"] if args.compare else []
+    for other in [name for name in others if name != args.learner]:
         other_est = make(learner=other)
         other_reports, other_speed = _run_stream(
             other_est, X, y, args.chunk, report_every, verbose=False
@@ -100,7 +101,11 @@ def demo(args) -> int:
         f"{'linear':>10} {'':>10} {linear_mse:>10.4f}   (least squares on x_t, fitted on "
         "the whole stream)"
     )
-    print("bptt back-propagates within each chunk only (the hidden state carries over).")
+    if args.compare:
+        print(
+            "tbptt back-propagates through windows of 20 steps, bptt within each chunk only "
+            "(the hidden state carries over)."
+        )
     return 0
 
 
@@ -115,7 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, default=32, help="hidden units")
     p.add_argument("--update-every", type=int, default=1, help="steps between weight updates")
     p.add_argument("--chunk", type=int, default=500, help="steps per partial_fit call")
-    p.add_argument("--learner", choices=["rtrl", "bptt"], default="rtrl")
+    p.add_argument(
+        "--learner",
+        choices=["rtrl", "snap1", "snap2", "kf", "ok", "uoro", "tbptt", "bptt"],
+        default="rtrl",
+    )
+    p.add_argument(
+        "--no-compare",
+        dest="compare",
+        action="store_false",
+        help="skip the other learners in the summary",
+    )
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--n-jobs", type=int, default=None, help="OpenMP threads")
     p.add_argument("--seed", type=int, default=0)
