@@ -68,9 +68,14 @@ cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* w,
                 d = D[i * S + i] if D != NULL else cell_D_entry(L, w, G, work, i, i)
                 gij = Gg[i * r + j]
                 ei = e_bar[i] if has_error else 0
-                for k in range(K):
-                    V[k] = d * V[k] + gij * zg[C[k]]
-                    grow[C[k]] += ei * V[k]
+                if K == L.width[g]:          # every column stored: contiguous, vectorisable
+                    for k in range(K):
+                        V[k] = d * V[k] + gij * zg[k]
+                        grow[k] += ei * V[k]
+                else:
+                    for k in range(K):
+                        V[k] = d * V[k] + gij * zg[C[k]]
+                        grow[C[k]] += ei * V[k]
             elif p > 1:
                 for a in range(p):
                     for c in range(p):
