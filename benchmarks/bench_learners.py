@@ -18,10 +18,9 @@ import sys
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_rtrl import machine_summary
+from bench_rtrl import _blas_limit, machine_summary
 
 import rtrl
 from rtrl import _core
@@ -95,6 +94,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128, 256])
     parser.add_argument("--min-time", type=float, default=0.3)
+    parser.add_argument("--sparse-size", type=int, default=128)
     args = parser.parse_args(argv)
     print(machine_summary())
     print(
@@ -102,7 +102,7 @@ def main(argv=None):
         + " ".join(f"{name:>9}" for name in LEARNERS)
         + "   (steps/s; in brackets: time per step / forward step)"
     )
-    with threadpool_limits(1, user_api="blas"):
+    with _blas_limit(1):
         for n in args.sizes:
             _, layout, w = _problem(n)
             fwd = forward_rate(layout, w, 2000, args.min_time)
@@ -117,7 +117,7 @@ def main(argv=None):
                 + " ".join(f"{'(' + format(fwd / r, '.1f') + ')':>9}" for r in rates),
                 flush=True,
             )
-        n = 128
+        n = args.sparse_size
         _, dense, w = _problem(n)
         _, sparse, ws = _problem(n, density=0.1)
         d = learner_rate(dense, w, "rtrl", 10, args.min_time)

@@ -24,7 +24,7 @@ import sys
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_info
 
 sys.path.insert(0, os.path.dirname(__file__))
 from numpy_rtrl import numpy_rtrl_elman
@@ -40,6 +40,17 @@ def _timed(fn):
     return time.perf_counter() - t0
 
 
+_CONTROLLER = None
+
+
+def _blas_limit(n_threads):
+    """Limit BLAS threads (one controller: scanning the loaded libraries is slow)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=n_threads, user_api="blas")
+
+
 def _rates(contenders, min_time, rounds=5):
     """Steps/s of each contender, ``{name: (fn, steps_per_call, limits)}``.
 
@@ -48,14 +59,14 @@ def _rates(contenders, min_time, rounds=5):
     """
     best = {}
     for name, (fn, _, limits) in contenders.items():
-        with threadpool_limits(limits, user_api="blas"):
+        with _blas_limit(limits):
             fn()  # warm up: page faults, BLAS buffers
             best[name] = np.inf
     spent = 0.0
     done = 0
     while done < rounds or spent < min_time * len(contenders):
         for name, (fn, _, limits) in contenders.items():
-            with threadpool_limits(limits, user_api="blas"):
+            with _blas_limit(limits):
                 dt = _timed(fn)
             best[name] = min(best[name], dt)
             spent += dt
@@ -82,6 +93,7 @@ def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
     online = new_update_state(layout.n_params, dtype, optimizer=Adam(1e-6))
     w_online = flat.copy()
     starts, lengths = np.array([0], dtype=np.intp), np.array([steps], dtype=np.intp)
+    ends = np.array([1], dtype=np.intp)
 
     def run(nt, update, update_every, w):
         learner.train(
@@ -93,6 +105,7 @@ def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
             weights,
             starts,
             lengths,
+            ends,
             states,
             learner_state,
             update,
