@@ -5,8 +5,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
 
-import bench_learners  # noqa: E402
-import bench_rtrl  # noqa: E402
+import bench_learners
+import bench_rtrl
 
 
 def test_bench_rtrl_runs(capsys):
