@@ -686,6 +686,30 @@ cdef void _update(const OptSpec* o, intp_t n, floating* w, floating* acc,
     window[1] = 0
 
 
+cdef void _backprop_step(const Layout* L, const floating* D, const floating* G,
+                         const floating* z, floating* delta, floating* grad, floating* v,
+                         floating* tmp) noexcept nogil:
+    # One step of BPTT, with delta = dL/ds_t already including this step's error:
+    # grad_g += (G_g^T delta) (x) z_g, then delta <- D_t^T delta.
+    cdef intp_t S = L.S, g, j, k, r, K
+    cdef floating vj
+    cdef floating* row
+    for g in range(L.n_groups):
+        r = L.rows[g]
+        K = L.width[g]
+        gemv_rm(True, <int> S, <int> r, <floating> 1, G + L.G_offset[g], <int> r, delta,
+                <floating> 0, v)
+        for j in range(r):
+            vj = v[j]
+            if vj == 0:
+                continue
+            row = grad + L.offset[g] + j * K
+            for k in range(K):
+                row[k] += vj * z[L.z_offset[g] + k]
+    gemv_rm(True, <int> S, <int> S, <floating> 1, D, <int> S, delta, <floating> 0, tmp)
+    memcpy(delta, tmp, S * sizeof(floating))
+
+
 def bptt_train(dict spec, dict opt,
                floating[::1] w,                   # IN/OUT flat parameters
                const floating[::1] pmask,         # IN  1 = trained, 0 = frozen
@@ -713,7 +737,7 @@ def bptt_train(dict spec, dict opt,
     """
     cdef Layout L = _layout(spec)
     cdef OptSpec o = _opt_spec(opt)
-    cdef intp_t B = starts.shape[0], S = L.S, T = 0, t, g, j, k, r, K, i, b, row = -1
+    cdef intp_t B = starts.shape[0], S = L.S, T = 0, t, i, b, row = -1
     cdef intp_t n_steps = 0
     cdef bint regression = Y.shape[0] > 0, finite
     cdef double total = 0, seq_loss, step_loss
@@ -740,7 +764,6 @@ def bptt_train(dict spec, dict opt,
     cdef floating* e_bars
     cdef floating* wp = &w[0]
     cdef floating* gp = &acc[0]
-    cdef floating vj
     mem = _alloc(scratch, sample)
     x = mem
     s_new = x + L.m
@@ -796,22 +819,7 @@ def bptt_train(dict spec, dict opt,
                                  0 if regression else labels[row],
                                  weights[row], y_hat, e, tmp, gp)
                     cell_step(&L, wp, x, seq_states + t * S, s_new, z, G, D, work)
-                    for g in range(L.n_groups):
-                        r = L.rows[g]
-                        K = L.width[g]
-                        # v = G_g^T delta, then grad_g += v (x) z_g
-                        gemv_rm(True, <int> S, <int> r, <floating> 1, G + L.G_offset[g],
-                                <int> r, delta, <floating> 0, v)
-                        for j in range(r):
-                            vj = v[j]
-                            if vj == 0:
-                                continue
-                            for k in range(K):
-                                gp[L.offset[g] + j * K + k] += vj * z[L.z_offset[g] + k]
-                    # delta <- D_t^T delta
-                    gemv_rm(True, <int> S, <int> S, <floating> 1, D, <int> S, delta,
-                            <floating> 0, tmp)
-                    memcpy(delta, tmp, S * sizeof(floating))
+                    _backprop_step(&L, D, G, z, delta, gp, v, tmp)
                 memcpy(&states[b, 0], seq_states + lengths[b] * S, S * sizeof(floating))
                 total += seq_loss
                 n_steps += lengths[b]
@@ -859,7 +867,7 @@ def tbptt_train(dict spec, dict opt,
     cdef Layout L = _layout(spec)
     cdef OptSpec o = _opt_spec(opt)
     cdef intp_t B = starts.shape[0], S = L.S, m = L.m, n_out = L.n_out, k = truncation
-    cdef intp_t T = 0, t, b, row = -1, g, j, q, r, K, i, tau, count, n_steps = 0
+    cdef intp_t T = 0, t, b, row = -1, i, tau, count, n_steps = 0
     cdef intp_t lsize = lstate.shape[1]
     cdef bint regression = Y.shape[0] > 0, closed
     cdef double total = 0, step_loss
@@ -888,7 +896,6 @@ def tbptt_train(dict spec, dict opt,
     cdef floating* wl
     cdef floating* wp = &w[0]
     cdef floating* gp = &acc[0]
-    cdef floating vj
     if k < 1 or lsize != (k + 1) * S + k * (m + n_out + 2) or lint.shape[1] < 1:
         raise ValueError("inconsistent truncation window")
     for b in range(B):
@@ -959,20 +966,7 @@ def tbptt_train(dict spec, dict opt,
                                 delta[i] = delta[i] + e_bar[i]
                             cell_step(&L, wp, wx + tau * m, wstates + tau * S, s_new, z, G,
                                       D, work)
-                            for g in range(L.n_groups):
-                                r = L.rows[g]
-                                K = L.width[g]
-                                gemv_rm(True, <int> S, <int> r, <floating> 1, G + L.G_offset[g],
-                                        <int> r, delta, <floating> 0, v)
-                                for j in range(r):
-                                    vj = v[j]
-                                    if vj == 0:
-                                        continue
-                                    for q in range(K):
-                                        gp[L.offset[g] + j * K + q] += vj * z[L.z_offset[g] + q]
-                            gemv_rm(True, <int> S, <int> S, <floating> 1, D, <int> S, delta,
-                                    <floating> 0, tmp)
-                            memcpy(delta, tmp, S * sizeof(floating))
+                            _backprop_step(&L, D, G, z, delta, gp, v, tmp)
                         count = 0
                         closed = True
                     lint[b, 0] = count

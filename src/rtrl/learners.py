@@ -119,7 +119,8 @@ def influence_block_width(state_size: int, n_columns: int, itemsize: int = 8) ->
 
 
 class OnlineLearner(Learner):
-    """A learner whose per-stream state is carried forward step by step (``online_train``).
+    """A learner whose per-stream state is carried forward step by step (the kernels'
+    ``online_train``; TBPTT has a loop of its own).
 
     Its state is ``{"values": (n_streams, values_size) floats, "ints": (n_streams, n_ints)
     int64}``; random learners keep their generator (4 words, xoshiro256**) at the start of
@@ -395,7 +396,7 @@ class BPTT(Learner):
         )
 
 
-class TBPTT(Learner):
+class TBPTT(OnlineLearner):
     r"""Truncated backpropagation through time with windows of ``truncation`` steps.
 
     The stream is cut into windows of k steps (and at the end of each sequence); when a
@@ -425,27 +426,10 @@ class TBPTT(Learner):
             raise ValueError(f"truncation must be a positive integer, got {truncation!r}")
         self.truncation = truncation
 
-    def _window_size(self, layout: Layout) -> int:
+    def values_size(self, layout, itemsize):
+        # the open window: k + 1 states, k inputs, targets, weights and labels
         k = self.truncation
         return (k + 1) * layout.state_size + k * (layout.n_features + layout.n_outputs + 2)
-
-    def state_bytes(self, layout, itemsize, n_steps):
-        return self._window_size(layout) * itemsize + 8
-
-    def init_state(self, layout, dtype, n_streams=1, random_state=None):
-        return {
-            "values": np.zeros((n_streams, self._window_size(layout)), dtype=dtype),
-            "ints": np.zeros((n_streams, 1), dtype=np.int64),
-        }
-
-    def reset_stream(self, learner_state, stream):
-        learner_state["values"][stream] = 0.0
-        learner_state["ints"][stream] = 0
-
-    def swap_streams(self, learner_state, a, b):
-        for key in ("values", "ints"):
-            arr = learner_state[key]
-            arr[[a, b]] = arr[[b, a]]
 
     def train(
         self,
