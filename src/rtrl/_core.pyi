@@ -1,0 +1,99 @@
+"""Type stubs of the compiled kernels (``rtrl/_core.pyx``); arrays are float32 or float64."""
+
+import numpy as np
+from numpy.typing import NDArray
+
+_Float = NDArray[np.floating]
+_Intp = NDArray[np.intp]
+_Int64 = NDArray[np.int64]
+
+def _set_min_flops_per_thread(flops: int) -> int: ...
+def _set_microkernels(enabled: bool, max_state: int = 48) -> tuple[bool, int]: ...
+def _openmp_parallelism_enabled() -> bool: ...
+def _openmp_max_threads() -> int: ...
+def optimizer_step(
+    opt: dict,
+    w: _Float,
+    acc: _Float,
+    scale: float,
+    pmask: _Float,
+    dmask: _Float,
+    m: _Float,
+    v: _Float,
+    t: _Intp,
+) -> bool: ...
+def online_train(
+    spec: dict,
+    lspec: dict,
+    opt: dict,
+    w: _Float,
+    pmask: _Float,
+    dmask: _Float,
+    X: _Float,
+    Y: _Float,
+    labels: _Intp,
+    weights: _Float,
+    starts: _Intp,
+    lengths: _Intp,
+    states: _Float,
+    lstate: _Float,
+    lint: _Int64,
+    acc: _Float,
+    window: _Intp,
+    opt_m: _Float,
+    opt_v: _Float,
+    opt_t: _Intp,
+    update_every: int,
+    loss_kind: int,
+    n_threads: int,
+    diverged: _Intp,
+) -> tuple[float, int]: ...
+def bptt_train(
+    spec: dict,
+    opt: dict,
+    w: _Float,
+    pmask: _Float,
+    dmask: _Float,
+    X: _Float,
+    Y: _Float,
+    labels: _Intp,
+    weights: _Float,
+    starts: _Intp,
+    lengths: _Intp,
+    states: _Float,
+    acc: _Float,
+    window: _Intp,
+    opt_m: _Float,
+    opt_v: _Float,
+    opt_t: _Intp,
+    update_every: int,
+    loss_kind: int,
+    diverged: _Intp,
+) -> tuple[float, int]: ...
+def tbptt_train(
+    spec: dict,
+    opt: dict,
+    w: _Float,
+    pmask: _Float,
+    dmask: _Float,
+    X: _Float,
+    Y: _Float,
+    labels: _Intp,
+    weights: _Float,
+    starts: _Intp,
+    lengths: _Intp,
+    ends: _Intp,
+    states: _Float,
+    lstate: _Float,
+    lint: _Int64,
+    truncation: int,
+    acc: _Float,
+    window: _Intp,
+    opt_m: _Float,
+    opt_v: _Float,
+    opt_t: _Intp,
+    update_every: int,
+    loss_kind: int,
+    diverged: _Intp,
+) -> tuple[float, int]: ...
+def forward_run(spec: dict, w: _Float, X: _Float, state: _Float, out: _Float) -> None: ...
