@@ -219,29 +219,26 @@ ctypedef struct SparseColumns:
     const intp_t* d_cols
 
 
+cdef const intp_t* _index_array(dict lspec, str key) except NULL:
+    # Pointer to an intp array of a learner's kernel spec; the array stays alive in the dict
+    # for the duration of the call that uses it.
+    cdef const intp_t[::1] a = lspec[key]
+    return &a[0]
+
+
 cdef SparseColumns _sparse_columns(dict lspec) except *:
     cdef SparseColumns sp
-    cdef const intp_t[::1] a
     sp.n_columns = lspec["n_columns"]
-    a = lspec["param"]
-    sp.param = &a[0]
-    a = lspec["block"]
-    sp.block = &a[0]
-    a = lspec["zpos"]
-    sp.zpos = &a[0]
-    a = lspec["imm_ptr"]
-    sp.imm_ptr = &a[0]
-    a = lspec["imm_rows"]
-    sp.imm_rows = &a[0]
-    a = lspec["gpos"]
-    sp.gpos = &a[0]
-    a = lspec["grow"]
-    sp.grow = &a[0]
-    a = lspec["d_ptr"]
-    sp.d_ptr = &a[0]
-    a = lspec["d_cols"]
-    sp.d_cols = &a[0]
-    return sp                  # the arrays stay alive in lspec for the call
+    sp.param = _index_array(lspec, "param")
+    sp.block = _index_array(lspec, "block")
+    sp.zpos = _index_array(lspec, "zpos")
+    sp.imm_ptr = _index_array(lspec, "imm_ptr")
+    sp.imm_rows = _index_array(lspec, "imm_rows")
+    sp.gpos = _index_array(lspec, "gpos")
+    sp.grow = _index_array(lspec, "grow")
+    sp.d_ptr = _index_array(lspec, "d_ptr")
+    sp.d_cols = _index_array(lspec, "d_cols")
+    return sp
 
 
 cdef void _influence_block_sparse(const Layout* L, const SparseColumns* sp,

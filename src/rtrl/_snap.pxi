@@ -21,18 +21,13 @@ ctypedef struct SnapPattern:
 
 cdef SnapPattern _snap_pattern(dict lspec) except *:
     cdef SnapPattern pat
-    cdef const intp_t[::1] row_ptr = lspec["row_ptr"]
-    cdef const intp_t[::1] rows = lspec["rows"]
-    cdef const intp_t[::1] value_offset = lspec["value_offset"]
-    cdef const intp_t[::1] col_ptr = lspec["col_ptr"]
-    cdef const intp_t[::1] cols = lspec["cols"]
-    pat.row_ptr = &row_ptr[0]
-    pat.rows = &rows[0]
-    pat.col_ptr = &col_ptr[0]
-    pat.cols = &cols[0]
-    pat.value_offset = &value_offset[0]
+    pat.row_ptr = _index_array(lspec, "row_ptr")
+    pat.rows = _index_array(lspec, "rows")
+    pat.col_ptr = _index_array(lspec, "col_ptr")
+    pat.cols = _index_array(lspec, "cols")
+    pat.value_offset = _index_array(lspec, "value_offset")
     pat.max_rows = lspec["max_rows"]
-    return pat                  # the arrays stay alive in lspec for the call
+    return pat
 
 
 cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* w,
