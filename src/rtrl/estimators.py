@@ -58,7 +58,7 @@ from ._threads import blas_single_threaded, effective_n_threads
 from .cells import CELLS, Cell, Layout, make_cell
 from .gradient import check_state_memory
 from .learners import LEARNERS, Learner, make_learner, new_update_state
-from .optim import SGD, Adam, Optimizer
+from .optim import Optimizer, make_optimizer
 from .readout import CrossEntropy, SquaredError
 
 __all__ = ["DivergenceWarning", "RTRLClassifier", "RTRLRegressor"]
@@ -176,11 +176,7 @@ class _BaseRTRL(BaseEstimator):
         return make_learner(self.learner)
 
     def _optimizer(self) -> Optimizer:
-        if isinstance(self.optimizer, Optimizer):
-            return self.optimizer
-        if self.optimizer == "sgd":
-            return SGD(self.learning_rate, momentum=self.momentum, clip_norm=self.clip_norm)
-        return Adam(self.learning_rate, clip_norm=self.clip_norm)
+        return make_optimizer(self.optimizer, self.learning_rate, self.clip_norm, self.momentum)
 
     def _layout(self) -> Layout:
         """The network's layout, with the recurrent weight mask once it has been drawn."""

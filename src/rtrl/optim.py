@@ -2,18 +2,14 @@
 
 Both optionally clip the gradient to a maximum Euclidean norm first. The update itself runs
 inside the training kernels (``rtrl._core``), so that a fully online learner updates at every
-step without returning to Python; these objects hold the hyperparameters, and
-:meth:`Optimizer.step` runs the same kernel code on demand. The optimizer's state is a dict
-of NumPy arrays, so it pickles with the model.
+step without returning to Python; these objects hold the hyperparameters. The optimizer's
+state (kept by the estimators with the model) is NumPy arrays, so it pickles.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
-from . import _core
 from ._params import HyperParameters
 
 __all__ = ["SGD", "Adam", "Optimizer", "make_optimizer"]
@@ -33,13 +29,6 @@ class Optimizer(HyperParameters):
         self.learning_rate = float(learning_rate)
         self.clip_norm = None if clip_norm is None else float(clip_norm)
 
-    def init_state(self, n_params: int, dtype) -> dict:
-        return {
-            "m": np.zeros(n_params, dtype=dtype),
-            "v": np.zeros(n_params, dtype=dtype),
-            "t": np.zeros(1, dtype=np.intp),
-        }
-
     def to_kernel(self, alpha: float = 0.0) -> dict:
         """The optimizer as the kernels see it (``OptSpec`` in ``rtrl._core``)."""
         return {
@@ -52,22 +41,6 @@ class Optimizer(HyperParameters):
 
     def _kernel_params(self) -> dict:
         return {}
-
-    def step(self, w: np.ndarray, grad: np.ndarray, state: dict, scale: float = 1.0) -> bool:
-        """Apply ``scale * grad`` to ``w`` in place (the kernels' code); False, with nothing
-        changed, if the gradient is not finite."""
-        ones = np.ones_like(w)
-        return _core.optimizer_step(
-            self.to_kernel(),
-            w,
-            np.ascontiguousarray(grad, dtype=w.dtype),
-            float(scale),
-            ones,
-            ones,
-            state["m"],
-            state["v"],
-            state["t"],
-        )
 
 
 class SGD(Optimizer):
@@ -115,12 +88,17 @@ class Adam(Optimizer):
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
 
 
-def make_optimizer(optimizer: str | Optimizer, learning_rate: float, clip_norm=None) -> Optimizer:
-    """An optimizer from a name (with the given learning rate and clipping) or an object."""
+def make_optimizer(
+    optimizer: str | Optimizer, learning_rate: float, clip_norm=None, momentum: float = 0.0
+) -> Optimizer:
+    """An optimizer from a name (with the given learning rate, clipping and, for SGD,
+    momentum) or an object, which brings its own hyperparameters."""
     if isinstance(optimizer, Optimizer):
         return optimizer
     if not isinstance(optimizer, str):
         raise TypeError(f"optimizer must be 'sgd', 'adam' or an Optimizer, got {optimizer!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
+    if optimizer == "sgd":
+        return SGD(learning_rate, momentum=momentum, clip_norm=clip_norm)
     return OPTIMIZERS[optimizer](learning_rate=learning_rate, clip_norm=clip_norm)
