@@ -126,6 +126,29 @@ cdef floating* _alloc(intp_t count, floating sample) except NULL:
     return p
 
 
+cdef inline intp_t _step_scratch_size(const Layout* L) noexcept nogil:
+    # x, s_new, z, G, D, work, y_hat, e: what every training loop needs for a step
+    return (L.m + L.S + L.z_size + L.G_size + L.S * L.S + L.work_size + 2 * L.n_out)
+
+
+cdef floating* _carve_step_scratch(const Layout* L, floating* mem, floating** x,
+                                   floating** s_new, floating** z, floating** G, floating** D,
+                                   floating** work, floating** y_hat,
+                                   floating** e) noexcept nogil:
+    # Point the step's buffers into `mem` (_step_scratch_size entries) and clear G once (cells
+    # write only their structural entries); returns the first entry after them.
+    x[0] = mem
+    s_new[0] = x[0] + L.m
+    z[0] = s_new[0] + L.S
+    G[0] = z[0] + L.z_size
+    memset(G[0], 0, L.G_size * sizeof(floating))
+    D[0] = G[0] + L.G_size
+    work[0] = D[0] + L.S * L.S
+    y_hat[0] = work[0] + L.work_size
+    e[0] = y_hat[0] + L.n_out
+    return e[0] + L.n_out
+
+
 cdef inline void _load_row(const floating[:, :] X, intp_t t, floating* x) noexcept nogil:
     cdef intp_t k
     for k in range(X.shape[1]):
@@ -515,8 +538,7 @@ def online_train(dict spec, dict lspec, dict opt,
     cdef bint has_error, regression = Y.shape[0] > 0
     cdef double total = 0, step_loss
     cdef floating sample = 0
-    cdef intp_t scratch = (L.m + S + L.z_size + L.G_size + S * S + L.work_size
-                           + 2 * L.n_out + S + 3 * L.n_params)
+    cdef intp_t scratch = _step_scratch_size(&L) + S + 3 * L.n_params
     cdef intp_t learner_scratch = 0
     cdef SnapPattern pattern
     cdef SparseColumns sparse
@@ -576,16 +598,7 @@ def online_train(dict spec, dict lspec, dict opt,
                                   pattern.max_rows * pattern.max_rows
                                   + pattern.max_rows * L.width[b])
     mem = _alloc(scratch + learner_scratch, sample)
-    x = mem
-    s_new = x + L.m
-    z = s_new + S
-    G = z + L.z_size
-    memset(G, 0, L.G_size * sizeof(floating))  # cells write only their structural entries
-    D = G + L.G_size
-    work = D + S * S
-    y_hat = work + L.work_size
-    e = y_hat + L.n_out
-    e_bar = e + L.n_out
+    e_bar = _carve_step_scratch(&L, mem, &x, &s_new, &z, &G, &D, &work, &y_hat, &e)
     g_scratch = e_bar + S
     lscratch = g_scratch + 3 * L.n_params
     try:
@@ -741,9 +754,8 @@ def bptt_train(dict spec, dict opt,
     cdef floating sample = 0
     for b in range(B):
         T = max(T, lengths[b])
-    cdef intp_t scratch = (L.m + S + L.z_size + L.G_size + S * S + L.work_size
-                           + 2 * L.n_out + 2 * S + 4 * L.n + 3 * L.n_params + (T + 1) * S
-                           + T * S)
+    cdef intp_t scratch = (_step_scratch_size(&L) + 2 * S + 4 * L.n + 3 * L.n_params
+                           + (T + 1) * S + T * S)
     cdef floating* mem
     cdef floating* x
     cdef floating* s_new
@@ -762,16 +774,7 @@ def bptt_train(dict spec, dict opt,
     cdef floating* wp = &w[0]
     cdef floating* gp = &acc[0]
     mem = _alloc(scratch, sample)
-    x = mem
-    s_new = x + L.m
-    z = s_new + S
-    G = z + L.z_size
-    memset(G, 0, L.G_size * sizeof(floating))  # cells write only their structural entries
-    D = G + L.G_size
-    work = D + S * S
-    y_hat = work + L.work_size
-    e = y_hat + L.n_out
-    delta = e + L.n_out
+    delta = _carve_step_scratch(&L, mem, &x, &s_new, &z, &G, &D, &work, &y_hat, &e)
     tmp = delta + S
     v = tmp + S
     g_scratch = v + 4 * L.n
@@ -869,8 +872,7 @@ def tbptt_train(dict spec, dict opt,
     cdef bint regression = Y.shape[0] > 0, closed
     cdef double total = 0, step_loss
     cdef floating sample = 0
-    cdef intp_t scratch = (m + S + L.z_size + L.G_size + S * S + L.work_size + 2 * n_out
-                           + 3 * S + 4 * L.n + 3 * L.n_params)
+    cdef intp_t scratch = _step_scratch_size(&L) + 3 * S + 4 * L.n + 3 * L.n_params
     cdef floating* mem
     cdef floating* x
     cdef floating* s_new
@@ -898,16 +900,7 @@ def tbptt_train(dict spec, dict opt,
     for b in range(B):
         T = max(T, lengths[b])
     mem = _alloc(scratch, sample)
-    x = mem
-    s_new = x + m
-    z = s_new + S
-    G = z + L.z_size
-    memset(G, 0, L.G_size * sizeof(floating))  # cells write only their structural entries
-    D = G + L.G_size
-    work = D + S * S
-    y_hat = work + L.work_size
-    e = y_hat + n_out
-    delta = e + n_out
+    delta = _carve_step_scratch(&L, mem, &x, &s_new, &z, &G, &D, &work, &y_hat, &e)
     tmp = delta + S
     e_bar = tmp + S
     v = e_bar + S
