@@ -518,7 +518,7 @@ def _expected_bytes(learner, kind, n, m, n_out, mask, itemsize, T):
     P = sum(r * K for r, K in groups)
     per_rank = sum(K + S * r for r, K in groups)
     if isinstance(learner, UORO):
-        return (S + P) * itemsize + 4 * 8
+        return (S + P) * itemsize + 5 * 8  # the generator's 4 words and ||theta~||^2
     if isinstance(learner, OK):  # before KF: the names differ, but be explicit
         return learner.rank * per_rank * itemsize + 32
     if isinstance(learner, KF):
@@ -528,13 +528,19 @@ def _expected_bytes(learner, kind, n, m, n_out, mask, itemsize, T):
         # of weight_hh are not parameters (their columns are not stored)
         hh_group = {"elman": 0, "lstm": 0, "gru": 1}.get(kind)
         kept = 0
-        for g, (M, (r, K)) in enumerate(
-            zip(oracle_pattern(kind, n, n_out, mask, learner.level), groups, strict=True)
-        ):
+        one_row_each = True
+        patterns = oracle_pattern(kind, n, n_out, mask, learner.level)
+        for g, (M, (r, K)) in enumerate(zip(patterns, groups, strict=True)):
             columns = np.full(r, K)
             if mask is not None and g == hh_group:
                 columns = columns - (~np.asarray(mask, dtype=bool)).sum(axis=1)
             kept += int(M.sum(axis=0) @ columns)
+            one_row_each &= bool(np.all(M.sum(axis=0) == 1))
+        if one_row_each and (mask is None or np.all(mask)):
+            # windowed SnAp-1: per block c, E and W coefficients of A and B; W inputs z_t
+            W = learner.window
+            n_blocks = sum(r for r, _ in groups)
+            kept += n_blocks * (2 + 2 * W) + W * sum(K for _, K in groups)
         return kept * itemsize + 8
     if isinstance(learner, TBPTT):
         k = learner.truncation

@@ -35,6 +35,7 @@ def online_train(
     weights: _Float,
     starts: _Intp,
     lengths: _Intp,
+    ends: _Intp,
     states: _Float,
     lstate: _Float,
     lint: _Int64,
@@ -48,6 +49,7 @@ def online_train(
     n_threads: int,
     diverged: _Intp,
 ) -> tuple[float, int]: ...
+def flush_windows(spec: dict, lspec: dict, lstate: _Float, lint: _Int64, acc: _Float) -> None: ...
 def bptt_train(
     spec: dict,
     opt: dict,

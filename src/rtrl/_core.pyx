@@ -47,6 +47,16 @@ cdef extern from "_microkernels.h" nogil:
     void rtrl_axpy_avx2_f64(intp_t n, double a, const double* x, double* y)
     void rtrl_axpy_avx2_f32(intp_t n, float a, const float* x, float* y)
 
+cdef extern from "_rowkernels.h" nogil:
+    void rtrl_snap1_row_f64(intp_t K, double d, double g, double e, const double* z,
+                            double* V, double* grad)
+    void rtrl_snap1_row_f32(intp_t K, float d, float g, float e, const float* z, float* V,
+                            float* grad)
+    double rtrl_uoro_row_f64(intp_t K, double s, double v, const double* z, double* Th,
+                             double c, double* grad)
+    double rtrl_uoro_row_f32(intp_t K, float s, float v, const float* z, float* Th, float c,
+                             float* grad)
+
 from ._random cimport rng_sign
 from ._openmp_helpers cimport RTRL_OPENMP_ENABLED, omp_get_max_threads, omp_get_thread_num
 
@@ -496,6 +506,31 @@ cdef enum LearnerKind:
     LEARNER_SNAP = 4
 
 
+cdef void _flush_window(int kind, const Layout* L, const SnapPattern* pat, intp_t W,
+                        intp_t base, floating* st, int64_t* ints,
+                        floating* acc) noexcept nogil:
+    # learners that defer work to windows (SnAp-1): catch up with the open window
+    if kind == LEARNER_SNAP:
+        _snap1_window_flush(L, pat, W, base, st, ints, acc)
+
+
+def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1] lint,
+                  floating[::1] acc):
+    """Close the open window of every stream of a learner that defers work to windows:
+    its state and the gradient in ``acc`` catch up."""
+    cdef Layout L = _layout(spec)
+    cdef int kind = lspec["kind"]
+    cdef SnapPattern pat
+    cdef intp_t W = lspec.get("window", 0), base = lspec.get("window_base", 0), b
+    if W == 0:
+        return
+    if kind == LEARNER_SNAP:
+        pat = _snap_pattern(lspec)
+    with nogil:
+        for b in range(lstate.shape[0]):
+            _flush_window(kind, &L, &pat, W, base, &lstate[b, 0], &lint[b, 0], &acc[0])
+
+
 def online_train(dict spec, dict lspec, dict opt,
                  floating[::1] w,                   # IN/OUT flat parameters
                  const floating[::1] pmask,         # IN  1 = trained, 0 = frozen (n_params)
@@ -506,6 +541,7 @@ def online_train(dict spec, dict lspec, dict opt,
                  const floating[::1] weights,       # IN  sample weights (N)
                  const intp_t[::1] starts,          # IN  first row of each stream's sequence (B)
                  const intp_t[::1] lengths,         # IN  its length (B)
+                 const intp_t[::1] ends,            # IN  1: the sequence ends in this call
                  floating[:, ::1] states,           # IN/OUT s_t of each stream (B x S)
                  floating[:, ::1] lstate,           # IN/OUT learner state of each stream
                  int64_t[:, ::1] lint,              # IN/OUT its integers (shift, RNG, ...)
@@ -541,6 +577,7 @@ def online_train(dict spec, dict lspec, dict opt,
     cdef intp_t scratch = _step_scratch_size(&L) + S + 3 * L.n_params
     cdef intp_t learner_scratch = 0
     cdef SnapPattern pattern
+    cdef intp_t window_len = 0, snap_base = 0   # learners that defer work to windows
     cdef SparseColumns sparse
     cdef SparseColumns* sp = NULL
     cdef intp_t ncols = L.P, work_per_step
@@ -591,12 +628,20 @@ def online_train(dict spec, dict lspec, dict opt,
         learner_scratch = _ok_scratch(&L, rank)
     elif kind == LEARNER_SNAP:
         pattern = _snap_pattern(lspec)
+        window_len = lspec.get("window", 0)
+        snap_base = lspec.get("window_base", 0)
         dense_D = pattern.max_rows > 2    # forming D pays off once blocks are not tiny
         learner_scratch = pattern.max_rows * pattern.max_rows
         for b in range(L.n_groups):
             learner_scratch = max(learner_scratch,
                                   pattern.max_rows * pattern.max_rows
                                   + pattern.max_rows * L.width[b])
+    if window_len > 0 and update_every == 1:
+        # every step closes the window anyway: the per-step form, once open windows are shut
+        for b in range(B):
+            _flush_window(kind, &L, &pattern, window_len, snap_base, &lstate[b, 0], &lint[b, 0],
+                          ap)
+        window_len = 0
     mem = _alloc(scratch + learner_scratch, sample)
     e_bar = _carve_step_scratch(&L, mem, &x, &s_new, &z, &G, &D, &work, &y_hat, &e)
     g_scratch = e_bar + S
@@ -626,27 +671,41 @@ def online_train(dict spec, dict lspec, dict opt,
                         _rtrl_step(&L, sp, ncols, D, G, z, &lstate[b, 0], &lint[b, 0], bw,
                                    n_ranges, e_bar, has_error, ap, lscratch)
                     elif kind == LEARNER_UORO:
-                        _uoro_step(&L, wp, work, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0],
-                                   e_bar, has_error, ap, lscratch)
+                        _uoro_step(&L, wp, work, G, z, &lstate[b, 0], &lint[b, 0], e_bar,
+                                   has_error, ap, lscratch)
                     elif kind == LEARNER_KF:
                         _kf_step(&L, D, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0], e_bar,
                                  has_error, ap, lscratch)
                     elif kind == LEARNER_OK:
                         _ok_step(&L, rank, D, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0],
                                  e_bar, has_error, ap, lscratch)
+                    elif kind == LEARNER_SNAP and window_len > 0:
+                        _snap1_window_step(&L, &pattern, window_len, snap_base, wp, work, G,
+                                           z, &lstate[b, 0], &lint[b, 0], e_bar, has_error, ap)
                     elif kind == LEARNER_SNAP:
                         _snap_step(&L, &pattern, wp, work, D if dense_D else <floating*> NULL,
                                    G, z, &lstate[b, 0], e_bar, has_error, ap, lscratch)
+                    if window_len > 0 and ends[b] and t == lengths[b] - 1:
+                        _flush_window(kind, &L, &pattern, window_len, snap_base,
+                                      &lstate[b, 0], &lint[b, 0], ap)
                     memcpy(&states[b, 0], s_new, S * sizeof(floating))
                     total += step_loss
                     n_steps += 1
                     window[0] += 1
                 window[1] += 1
                 if update_every > 0 and window[1] >= update_every:
+                    if window_len > 0:
+                        for b in range(B):
+                            _flush_window(kind, &L, &pattern, window_len, snap_base,
+                                          &lstate[b, 0], &lint[b, 0], ap)
                     _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0],
                             &opt_v[0], &opt_t[0], g_scratch, &window[0], &states[0, 0], S,
                             &lstate[0, 0], lsize, &lint[0, 0], lint.shape[1], n_rng_skip,
                             &diverged[0], B, row)
+            if update_every <= 0 and window_len > 0:
+                for b in range(B):
+                    _flush_window(kind, &L, &pattern, window_len, snap_base, &lstate[b, 0],
+                                  &lint[b, 0], ap)
             if update_every == 0 and window[0] > 0:
                 _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0], &opt_v[0],
                         &opt_t[0], g_scratch, &window[0], &states[0, 0], S, &lstate[0, 0],

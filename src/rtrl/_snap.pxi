@@ -63,10 +63,11 @@ cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* w,
                 d = D[i * S + i] if D != NULL else cell_D_entry(L, w, G, work, i, i)
                 gij = Gg[i * r + j]
                 ei = e_bar[i] if has_error else 0
-                if K == L.width[g]:          # every column stored: contiguous, vectorisable
-                    for k in range(K):
-                        V[k] = d * V[k] + gij * zg[k]
-                        grow[k] += ei * V[k]
+                if K == L.width[g]:          # every column stored: one contiguous row pass
+                    if floating is double:
+                        rtrl_snap1_row_f64(K, d, gij, ei, zg, V, grow)
+                    else:
+                        rtrl_snap1_row_f32(K, d, gij, ei, zg, V, grow)
                 else:
                     for k in range(K):
                         V[k] = d * V[k] + gij * zg[C[k]]
@@ -92,3 +93,113 @@ cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* w,
                         for k in range(K):
                             grow[C[k]] += ei * V[a * K + k]
             b += 1
+
+
+# ---------------------------------------------------------------- SnAp-1 in windows
+#
+# On a dense network every SnAp-1 block of Elman and GRU is one row i of one unit, and its
+# row of parameters obeys V_t = d_t V_{t-1} + g_t z_t (d_t = D_t[i, i], g_t = G_t[i, j]).
+# While the parameters are fixed this unrolls over a window of w steps into
+#
+#     V_w = c V_0 + sum_s A_s z_s,          c = prod_u d_u,  A_s = g_s prod_{u > s} d_u,
+#     sum_t e_t V_t = E V_0 + sum_s B_s z_s,  E = sum_t e_t c_t,  B_s = sum_{t >= s} e_t A_{t,s},
+#
+# so each step only updates the O(w) scalars of every block (and keeps z_t), and once per
+# window two GEMMs per group, (r x w)(w x K), move V and read the gradient out: the O(P)
+# memory passes of the per-step form (V and the gradient, read and written every step)
+# happen once per window. Stream state after V: c, E (n_blocks each), A, B (n_blocks x W),
+# Z (W x z_size); ints[0] = steps in the open window. The window closes when full, at the
+# end of the stream's sequence, before every parameter update and when the stream is reset,
+# so the arithmetic depends only on the stream's history, not on how calls cut it.
+
+
+cdef void _snap1_window_step(const Layout* L, const SnapPattern* pat, intp_t W, intp_t base,
+                             const floating* w, const floating* work, const floating* G,
+                             const floating* z, floating* st, int64_t* ints,
+                             const floating* e_bar, bint has_error,
+                             floating* acc) noexcept nogil:
+    cdef intp_t S = L.S, nb = 0, g, j, r, b = 0, q, i, s = ints[0]
+    cdef floating* c
+    cdef floating* E
+    cdef floating* A
+    cdef floating* Bc
+    cdef floating* Arow
+    cdef floating* Brow
+    cdef const floating* Gg
+    cdef floating d, ei
+    for g in range(L.n_groups):
+        nb += L.rows[g]
+    c = st + base
+    E = c + nb
+    A = E + nb
+    Bc = A + nb * W
+    memcpy(Bc + nb * W + s * L.z_size, z, L.z_size * sizeof(floating))
+    for g in range(L.n_groups):
+        r = L.rows[g]
+        Gg = G + L.G_offset[g]
+        for j in range(r):
+            i = pat.rows[pat.row_ptr[b]]
+            d = cell_D_entry(L, w, G, work, i, i)
+            Arow = A + b * W
+            Brow = Bc + b * W
+            if s == 0:
+                c[b] = d
+                E[b] = 0
+            else:
+                c[b] *= d
+                for q in range(s):
+                    Arow[q] *= d
+            Arow[s] = Gg[i * r + j]
+            Brow[s] = 0
+            ei = e_bar[i] if has_error else 0
+            if ei != 0:
+                for q in range(s + 1):
+                    Brow[q] += ei * Arow[q]
+                E[b] += ei * c[b]
+            b += 1
+    ints[0] = s + 1
+    if s + 1 == W:
+        _snap1_window_flush(L, pat, W, base, st, ints, acc)
+
+
+cdef void _snap1_window_flush(const Layout* L, const SnapPattern* pat, intp_t W, intp_t base,
+                              floating* st, int64_t* ints, floating* acc) noexcept nogil:
+    cdef intp_t nb = 0, g, j, k, r, K, b0 = 0, n = ints[0]
+    cdef floating* c
+    cdef floating* E
+    cdef floating* A
+    cdef floating* Bc
+    cdef floating* Z
+    cdef floating* Vg
+    cdef floating* row
+    cdef floating* grow
+    cdef floating e, cj
+    if n == 0:
+        return
+    for g in range(L.n_groups):
+        nb += L.rows[g]
+    c = st + base
+    E = c + nb
+    A = E + nb
+    Bc = A + nb * W
+    Z = Bc + nb * W
+    for g in range(L.n_groups):
+        r = L.rows[g]
+        K = L.width[g]
+        Vg = st + pat.value_offset[b0]
+        for j in range(r):
+            e = E[b0 + j]
+            cj = c[b0 + j]
+            row = Vg + j * K
+            grow = acc + L.offset[g] + j * K
+            for k in range(K):
+                grow[k] += e * row[k]
+                row[k] *= cj
+        gemm_rm(<blas_int> r, <blas_int> K, <blas_int> n, <floating> 1, Bc + b0 * W,
+                <blas_int> W, Z + L.z_offset[g], <blas_int> L.z_size, <floating> 1,
+                acc + L.offset[g], <blas_int> K)
+        gemm_rm(<blas_int> r, <blas_int> K, <blas_int> n, <floating> 1, A + b0 * W,
+                <blas_int> W, Z + L.z_offset[g], <blas_int> L.z_size, <floating> 1, Vg,
+                <blas_int> K)
+        b0 += r
+    ints[0] = 0

@@ -1,11 +1,12 @@
 # UORO (Tallec & Ollivier 2017), included by _core.pyx. See rtrl.learners.UORO.
 #
-# Stream state: s~ (S) then theta~ (P); 4 words of RNG state.
+# Stream state: s~ (S) then theta~ (P); ints: 4 words of RNG state, then ||theta~||^2 (the
+# bits of a double), computed by the pass that writes theta~ so no step reads theta~ twice.
 
 cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
                      const floating* G, const floating* z,
                      floating* st,             # IN/OUT [s~ (S), theta~ (P)]
-                     uint64_t* rng,            # IN/OUT generator state
+                     int64_t* ints,            # IN/OUT generator state, ||theta~||^2
                      const floating* e_bar, bint has_error,
                      floating* acc,            # IN/OUT += (e_bar . s~) theta~
                      floating* scratch         # 2 S (a, nu) + sum of r_g (G^T nu) + 4 n
@@ -23,13 +24,14 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
     cdef const floating* zg
     cdef double eps = 1e-7, n_a = 0, n_theta = 0, n_b2 = 0, n_v2, n_z2, rho0, rho1, c = 0
     cdef floating vj, inv0, cg
+    cdef uint64_t* rng = <uint64_t*> ints
     for i in range(S):
         nu[i] = <floating> rng_sign(rng)
     # a = D s~ (the tangent forward-propagated), b = nu^T I_t = sum_g (G_g^T nu) (x) z_g
     cell_jvp(L, w, G, work, s_tilde, a, v + L.G_size // S)
     cell_vjp_G(L, G, nu, v)
     n_a = dot(<blas_int> S, a, a)
-    n_theta = dot(<blas_int> L.P, theta, theta)
+    memcpy(&n_theta, ints + 4, sizeof(double))
     vg = v
     for g in range(L.n_groups):
         r = L.rows[g]
@@ -50,9 +52,11 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
         c += e_bar[i] * s_tilde[i]
     if not has_error:
         c = 0
-    # one pass over theta~: theta~ <- theta~ / rho0 + b / rho1, acc += (e_bar . s~) theta~
+    # one pass over theta~: theta~ <- theta~ / rho0 + b / rho1, acc += (e_bar . s~) theta~,
+    # and the new ||theta~||^2 for the next step
     inv0 = <floating> (1 / rho0)
     cg = <floating> c
+    n_theta = 0
     vg = v
     for g in range(L.n_groups):
         r = L.rows[g]
@@ -62,7 +66,9 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
             vj = <floating> (vg[j] / rho1)
             row = theta + L.offset[g] + j * K
             accrow = acc + L.offset[g] + j * K
-            for k in range(K):
-                row[k] = row[k] * inv0 + vj * zg[k]
-                accrow[k] += cg * row[k]
+            if floating is double:
+                n_theta += rtrl_uoro_row_f64(K, inv0, vj, zg, row, cg, accrow)
+            else:
+                n_theta += rtrl_uoro_row_f32(K, inv0, vj, zg, row, cg, accrow)
         vg += r
+    memcpy(ints + 4, &n_theta, sizeof(double))

@@ -338,6 +338,9 @@ class _BaseRTRL(BaseEstimator):
         B = self.batch_size
         for g0 in range(0, len(order), B):
             idx = order[g0 : g0 + B]
+            if not (carry_first and g0 == 0):
+                # a stream cut off by the previous call may still hold back gradient
+                learner.flush_streams(layout, lstate, self._update["acc"])
             for b in range(len(idx)):
                 if not (carry_first and g0 == 0 and b == 0):
                     states[b] = 0.0
@@ -449,6 +452,7 @@ class _BaseRTRL(BaseEstimator):
         generators go on); the weights, the optimizer and the pending gradient are kept."""
         check_is_fitted(self, "_w")
         learner = self._learner()
+        learner.flush_streams(self._layout(), self._stream["learner"], self._update["acc"])
         self._stream["states"][:] = 0.0
         for b in range(self.batch_size):
             learner.reset_stream(self._stream["learner"], b)

@@ -74,6 +74,11 @@ class Learner(HyperParameters):
         generators from ``random_state``)."""
         return {}
 
+    def flush_streams(self, layout: Layout, learner_state: dict, acc: np.ndarray) -> None:
+        """Add to ``acc`` the gradient that the streams still hold back (learners that
+        defer work to windows, like SnAp-1) and bring their state up to date. Call it
+        before resetting a stream whose sequence did not end inside a training call."""
+
     def reset_stream(self, learner_state: dict, stream: int) -> None:
         """Start stream ``stream`` afresh (its influence to zero)."""
 
@@ -154,6 +159,20 @@ class OnlineLearner(Learner):
             "ints": ints,
         }
 
+    def windowed(self, layout: Layout) -> bool:
+        """True if the kernel defers work to windows of steps (see :meth:`flush_streams`)."""
+        return False
+
+    def flush_streams(self, layout, learner_state, acc):
+        if self.windowed(layout):
+            _core.flush_windows(
+                layout.to_kernel(),
+                self.kernel_spec(layout, acc.dtype.itemsize),
+                learner_state["values"],
+                learner_state["ints"],
+                acc,
+            )
+
     def reset_stream(self, learner_state, stream):
         learner_state["values"][stream] = 0.0
         learner_state["ints"][stream, 4 if self.random else 0 :] = 0
@@ -195,6 +214,7 @@ class OnlineLearner(Learner):
             weights,
             starts,
             lengths,
+            np.ascontiguousarray(ends, dtype=np.intp),
             states[:B],
             learner_state["values"][:B],
             learner_state["ints"][:B],
@@ -497,7 +517,10 @@ class UORO(OnlineLearner):
         g_t = (\bar e_t \cdot \tilde s_t)\, \tilde\theta_t
 
     with :math:`\epsilon = 10^{-7}`. :math:`E[\tilde s_t \tilde\theta_t^\top] = J_t`.
-    Cost :math:`O(S^2 + P)` per step (like the forward pass); memory S + P numbers.
+    Cost :math:`O(S^2 + P)` per step (like the forward pass): one pass over
+    :math:`\tilde\theta` updates it, reads the gradient out and computes the
+    :math:`\lVert\tilde\theta\rVert^2` of the next step. Memory S + P numbers, and five
+    64-bit integers (the generator's state and that norm).
     The signs come from a per-stream generator seeded by ``random_state``.
 
     References
@@ -509,10 +532,34 @@ class UORO(OnlineLearner):
     name = "uoro"
     kind = 1
     random = True
-    n_ints = 4
+    n_ints = 5  # the generator, then the bits of ||theta~||^2 (a float64)
 
     def values_size(self, layout, itemsize):
         return layout.state_size + layout.n_recurrent_params
+
+
+_CACHE: dict = {}
+
+
+def _cached(what: tuple, layout: Layout, compute):
+    """``compute()``, remembered for the last few layouts (the kernels' index tables are
+    built once per network, not once per training call)."""
+    mask = layout.weight_hh_mask
+    cell = layout.cell
+    key = (
+        what,
+        type(cell).__name__,
+        repr(sorted(cell.get_params().items())),
+        layout.hidden_size,
+        layout.n_features,
+        layout.n_outputs,
+        None if mask is None else np.packbits(np.asarray(mask, dtype=bool)).tobytes(),
+    )
+    if key not in _CACHE:
+        if len(_CACHE) >= 32:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = compute()
+    return _CACHE[key]
 
 
 def _group_sizes(layout: Layout):
@@ -622,6 +669,17 @@ class SnAp(OnlineLearner):
     pays off with sparse networks (``density`` < 1), where SnAp-2 keeps about d n P numbers.
     SnAp-k with k - 1 at least the diameter (in edges) of the recurrent graph is exact RTRL.
 
+    Windowed SnAp-1: while the parameters stay fixed (``update_every`` > 1, and
+    :func:`rtrl.sequence_gradient`), the scalar recurrences of a dense Elman or GRU network
+    are unrolled over windows of up to :attr:`window` = w steps,
+    :math:`V_w = c \odot V_0 + A Z` and :math:`\sum_t e_t V_t = E \odot V_0 + B Z`
+    (:math:`Z` the window's inputs :math:`z_t`, :math:`A, B` n_rows x w coefficients
+    updated in O(w) per row and step), so the O(P) passes over the influence and the
+    gradient become two GEMMs per window. Same numbers to rounding; memory
+    :math:`n_{rows}(2 + 2w) + w \sum_g K_g` more. Per-step updates use the plain form.
+
+    Memory: the kept (state, parameter) pairs, ``8`` bytes of integers, and the window.
+
     Parameters
     ----------
     level : int, default=1
@@ -647,6 +705,9 @@ class SnAp(OnlineLearner):
     def pattern(self, layout: Layout) -> list[np.ndarray]:
         """The kept pattern :math:`M_k` of each recurrent group, boolean (S x r_g): entry
         (i, j) says whether the parameters of row j keep their influence on state i."""
+        return _cached(("snap-pattern", self.level), layout, lambda: self._pattern(layout))
+
+    def _pattern(self, layout: Layout) -> list[np.ndarray]:
         out = []
         reach = None
         for m1 in layout.cell.immediate_pattern(layout):
@@ -668,6 +729,10 @@ class SnAp(OnlineLearner):
     def _columns(layout: Layout):
         """Kept columns k of every block (g, j) as CSR (all K_g, less the masked weights),
         and the number per block."""
+        return _cached(("snap-columns",), layout, lambda: SnAp._columns_uncached(layout))
+
+    @staticmethod
+    def _columns_uncached(layout: Layout):
         stored = RTRL._stored_columns(layout)
         kernel = layout.to_kernel()
         offsets = np.asarray(kernel["offset"])
@@ -684,6 +749,9 @@ class SnAp(OnlineLearner):
     def _blocks(self, layout: Layout):
         """CSR description of the kept rows of every block (g, j), and where its values
         start in a stream's state."""
+        return _cached(("snap-blocks", self.level), layout, lambda: self._blocks_uncached(layout))
+
+    def _blocks_uncached(self, layout: Layout):
         counts, rows = [], []
         for m in self.pattern(layout):
             cols, kept = np.nonzero(m.T)  # kept rows of each column j, in order of j
@@ -695,14 +763,37 @@ class SnAp(OnlineLearner):
         value_offset = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
         return row_ptr, np.concatenate(rows).astype(np.intp), value_offset, int(sizes.sum())
 
-    def values_size(self, layout, itemsize):
+    #: Steps per window of the windowed SnAp-1 kernel (see :meth:`windowed`); 0 = per step.
+    window: ClassVar[int] = 32
+
+    def _influence_size(self, layout: Layout) -> int:
         counts = np.concatenate([m.sum(axis=0) for m in self.pattern(layout)])
         return int((counts * self._columns(layout)[2]).sum())
+
+    def windowed(self, layout: Layout) -> bool:
+        """True if the kernel advances the kept influence in windows of :attr:`window`
+        steps: every block is one state row with all its columns (SnAp-1 of a dense Elman or
+        GRU network). Each step then updates O(window) scalars per block, and once per
+        window two GEMMs per weight group, (r x w)(w x K), bring the influence and the
+        gradient up to date -- the O(P) passes happen once per window instead of every
+        step. The result is the per-step recurrence's, to rounding."""
+        counts = np.concatenate([m.sum(axis=0) for m in self.pattern(layout)])
+        every_column = len(RTRL._stored_columns(layout)) == layout.n_recurrent_params
+        return self.window > 0 and bool(np.all(counts == 1)) and every_column
+
+    def values_size(self, layout, itemsize):
+        size = self._influence_size(layout)
+        if self.windowed(layout):
+            n_blocks = sum(r for r, _ in _group_sizes(layout))
+            # c and E per block, A and B (n_blocks x window), the window's z_t
+            z_size = layout.to_kernel()["z_size"]
+            size += n_blocks * (2 + 2 * self.window) + self.window * z_size
+        return size
 
     def kernel_spec(self, layout, itemsize):
         row_ptr, rows, value_offset, _ = self._blocks(layout)
         col_ptr, cols, _ = self._columns(layout)
-        return {
+        spec = {
             **super().kernel_spec(layout, itemsize),
             "col_ptr": col_ptr,
             "cols": cols if cols.size else np.zeros(1, dtype=np.intp),
@@ -711,12 +802,20 @@ class SnAp(OnlineLearner):
             "value_offset": value_offset,
             "max_rows": int(np.diff(row_ptr).max()) if row_ptr.size > 1 else 0,
         }
+        if self.windowed(layout):
+            spec["window"] = self.window
+            spec["window_base"] = self._influence_size(layout)
+        return spec
 
     def influence(self, learner_state, layout: Layout, stream: int = 0) -> np.ndarray:
         """The kept influence as a dense S x P matrix (zeros outside the pattern)."""
         row_ptr, rows, value_offset, _ = self._blocks(layout)
         col_ptr, cols, _ = self._columns(layout)
         values = learner_state["values"][stream]
+        if self.windowed(layout):  # bring a copy up to date with its open window
+            caught_up = {k: v[stream : stream + 1].copy() for k, v in learner_state.items()}
+            self.flush_streams(layout, caught_up, np.zeros(layout.n_params, values.dtype))
+            values = caught_up["values"][0]
         J = np.zeros((layout.state_size, layout.n_recurrent_params), dtype=values.dtype)
         b = 0
         for (r, K), off in zip(_group_sizes(layout), layout.offsets, strict=False):
