@@ -133,7 +133,8 @@ def test_sparse_rtrl_stores_no_columns_for_masked_weights():
     S, P = 20, 20 * (4 + 20 + 2)
     stored = P - int((~mask).sum())
     width = rtrl.learners.influence_block_width(S, stored, 8)
-    assert learner.state_bytes(layout.with_mask(mask), 8, 1) == S * (stored + width) * 8 + 8
+    # the influence columns and two integers (the column shift, steps in an open window)
+    assert learner.state_bytes(layout.with_mask(mask), 8, 1) == S * (stored + width) * 8 + 16
     assert learner.state_bytes(layout.with_mask(mask), 8, 1) < learner.state_bytes(layout, 8, 1)
 
 

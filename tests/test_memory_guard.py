@@ -21,7 +21,10 @@ def test_memory_guard_fires_before_allocation_within_a_second():
     cell, params = _huge_params()
     n, m = 2000, 4
     # S x (P + 128) float64 (P = n(n+m+2), 128-column blocks): about 64 GB
-    needed = n * (n * (n + m + 2) + 128) * 8 + 8  # + the int64 saying where J sits
+    needed = n * (n * (n + m + 2) + 128) * 8 + 16  # + the int64s: where J sits, window
+    # sequence_gradient runs exact RTRL in windows of 32 steps: per step D (S^2), G (S x n for
+    # Elman), z (n + m + 2) and e (S)
+    needed += 32 * (n * n + n * n + (n + m + 2) + n) * 8
     assert needed > available_memory()
     X = np.zeros((5, m))
     y = np.zeros(5)
@@ -48,8 +51,17 @@ def test_state_bytes_formula_for_exact_rtrl():
     S, P = 40, 80 * (3 + 20 + 2)
     assert layout.state_size == S and layout.n_recurrent_params == P
     # one extra block of columns (the step writes J_t beside J_{t-1}); 256 wide here
-    # (+ 8: the int64 saying where J sits)
-    assert rtrl.learners.RTRL().state_bytes(layout, 8, 100) == S * (P + 256) * 8 + 8
-    assert rtrl.learners.RTRL(block_width=50).state_bytes(layout, 4, 100) == S * (P + 50) * 4 + 8
+    # (+ 16: the int64s saying where J sits and how many steps the open window holds)
+    assert rtrl.learners.RTRL().state_bytes(layout, 8, 100) == S * (P + 256) * 8 + 16
+    assert rtrl.learners.RTRL(block_width=50).state_bytes(layout, 4, 100) == S * (P + 50) * 4 + 16
     small = rtrl.cells.Elman().layout(4, 2, 1)  # S * P <= 16384: a single block
-    assert rtrl.learners.RTRL().state_bytes(small, 8, 1) == 4 * (2 * 4 * 8) * 8 + 8
+    assert rtrl.learners.RTRL().state_bytes(small, 8, 1) == 4 * (2 * 4 * 8) * 8 + 16
+    # the block form keeps, per step of its window: D (S x S), G (S x 4n), z (25) and e (S)
+    window = 10 * (S * S + S * 80 + 25 + S)
+    assert (
+        rtrl.learners.RTRL(window=10).state_bytes(layout, 8, 100)
+        == (S * (P + 256) + window) * 8 + 16
+    )
+    assert rtrl.learners.RTRL(window=10).state_bytes(
+        layout.with_mask(np.ones((80, 20), dtype=bool)), 8, 1
+    ) < (S * (P + 256) * 8 + 17)  # sparse networks use the per-step form

@@ -33,7 +33,7 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from ._blas cimport blas_int, dot, gemm_rm, gemv_rm, qr_inplace, svd_thin
+from ._blas cimport blas_int, dot, gemm_rm, gemm_rm_tn, gemv_rm, qr_inplace, svd_thin
 from ._cells cimport (
     MAX_GROUPS, Layout, cell_D_entry, cell_jvp, cell_step, cell_vjp_G, intp_t, readout,
     readout_loss,
@@ -496,6 +496,7 @@ cdef void _rtrl_step(const Layout* L, const SparseColumns* sp, intp_t ncols,
 include "_uoro.pxi"
 include "_kronecker.pxi"
 include "_snap.pxi"
+include "_rtrl_block.pxi"
 
 
 cdef enum LearnerKind:
@@ -506,12 +507,24 @@ cdef enum LearnerKind:
     LEARNER_SNAP = 4
 
 
-cdef void _flush_window(int kind, const Layout* L, const SnapPattern* pat, intp_t W,
-                        intp_t base, floating* st, int64_t* ints,
-                        floating* acc) noexcept nogil:
-    # learners that defer work to windows (SnAp-1): catch up with the open window
+ctypedef struct Windowing:
+    # learners that defer work to windows of steps (exact RTRL in blocks, SnAp-1)
+    intp_t length                # steps per window (0: none)
+    intp_t base                  # where a stream's window buffers start in its state
+    intp_t bw                    # RTRL: column block width
+    intp_t n_ranges              # RTRL: threads for the influence GEMM
+    const SnapPattern* pattern   # SnAp
+
+
+cdef void _flush_window(int kind, const Layout* L, const Windowing* win, floating* st,
+                        int64_t* ints, floating* acc, floating* scratch,
+                        floating* save_bufs) noexcept nogil:
+    # catch up with the open window: the state moves to its end, acc gets its gradient
     if kind == LEARNER_SNAP:
-        _snap1_window_flush(L, pat, W, base, st, ints, acc)
+        _snap1_window_flush(L, win.pattern, win.length, win.base, st, ints, acc)
+    elif kind == LEARNER_RTRL:
+        _rtrl_window_flush(L, win.length, win.base, win.bw, win.n_ranges, st, ints, acc,
+                           scratch, save_bufs)
 
 
 def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1] lint,
@@ -521,14 +534,28 @@ def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1
     cdef Layout L = _layout(spec)
     cdef int kind = lspec["kind"]
     cdef SnapPattern pat
-    cdef intp_t W = lspec.get("window", 0), base = lspec.get("window_base", 0), b
-    if W == 0:
+    cdef Windowing win
+    cdef intp_t b
+    cdef floating* scratch = NULL
+    cdef floating sample = 0
+    win.length = lspec.get("window", 0)
+    win.base = lspec.get("window_base", 0)
+    win.bw = lspec.get("width", 1)
+    win.n_ranges = 1
+    win.pattern = &pat
+    if win.length == 0:
         return
     if kind == LEARNER_SNAP:
         pat = _snap_pattern(lspec)
-    with nogil:
-        for b in range(lstate.shape[0]):
-            _flush_window(kind, &L, &pat, W, base, &lstate[b, 0], &lint[b, 0], &acc[0])
+    elif kind == LEARNER_RTRL:
+        scratch = _alloc(_rtrl_window_scratch(&L, win.length), sample)
+    try:
+        with nogil:
+            for b in range(lstate.shape[0]):
+                _flush_window(kind, &L, &win, &lstate[b, 0], &lint[b, 0], &acc[0], scratch,
+                              <floating*> NULL)
+    finally:
+        free(scratch)
 
 
 def online_train(dict spec, dict lspec, dict opt,
@@ -577,7 +604,9 @@ def online_train(dict spec, dict lspec, dict opt,
     cdef intp_t scratch = _step_scratch_size(&L) + S + 3 * L.n_params
     cdef intp_t learner_scratch = 0
     cdef SnapPattern pattern
-    cdef intp_t window_len = 0, snap_base = 0   # learners that defer work to windows
+    cdef intp_t window_len = 0, window_base = 0   # learners that defer work to windows
+    cdef Windowing win
+    cdef floating* win_scratch = NULL
     cdef SparseColumns sparse
     cdef SparseColumns* sp = NULL
     cdef intp_t ncols = L.P, work_per_step
@@ -611,12 +640,18 @@ def online_train(dict spec, dict lspec, dict opt,
             sp = &sparse
             ncols = sparse.n_columns
             work_per_step = 2 * sparse.d_ptr[S] * ncols
-        if lsize != S * (ncols + bw):
+        window_len = lspec.get("window", 0)
+        window_base = lspec.get("window_base", 0)
+        if window_len > 0 and (sp != NULL or window_base != S * (ncols + bw)):
+            raise ValueError("exact RTRL in windows needs a dense network and its storage")
+        if lsize != S * (ncols + bw) + window_len * (S * S + L.G_size + L.z_size + S):
             raise ValueError("inconsistent influence storage")
         # a thread needs enough work per step to pay for waking it (a region per step)
         n_ranges = max(1, min(n_threads, (ncols + bw - 1) // bw,
                               work_per_step // _min_flops_per_thread))
         learner_scratch = n_ranges * S * bw
+        if window_len > 0:
+            learner_scratch += _rtrl_window_scratch(&L, window_len)
     elif kind == LEARNER_UORO:
         learner_scratch = 2 * S + L.G_size // S + 4 * L.n
         dense_D = 0
@@ -629,23 +664,32 @@ def online_train(dict spec, dict lspec, dict opt,
     elif kind == LEARNER_SNAP:
         pattern = _snap_pattern(lspec)
         window_len = lspec.get("window", 0)
-        snap_base = lspec.get("window_base", 0)
+        window_base = lspec.get("window_base", 0)
         dense_D = pattern.max_rows > 2    # forming D pays off once blocks are not tiny
         learner_scratch = pattern.max_rows * pattern.max_rows
         for b in range(L.n_groups):
             learner_scratch = max(learner_scratch,
                                   pattern.max_rows * pattern.max_rows
                                   + pattern.max_rows * L.width[b])
-    if window_len > 0 and update_every == 1:
-        # every step closes the window anyway: the per-step form, once open windows are shut
-        for b in range(B):
-            _flush_window(kind, &L, &pattern, window_len, snap_base, &lstate[b, 0], &lint[b, 0],
-                          ap)
-        window_len = 0
     mem = _alloc(scratch + learner_scratch, sample)
     e_bar = _carve_step_scratch(&L, mem, &x, &s_new, &z, &G, &D, &work, &y_hat, &e)
     g_scratch = e_bar + S
     lscratch = g_scratch + 3 * L.n_params
+    win.length = window_len
+    win.base = window_base
+    win.bw = bw
+    win.n_ranges = n_ranges
+    win.pattern = &pattern
+    if kind == LEARNER_RTRL:
+        win_scratch = lscratch + n_ranges * S * bw
+    if window_len > 0 and update_every == 1:
+        # every step closes the window anyway: the per-step form, once open windows are shut
+        with nogil:
+            for b in range(B):
+                _flush_window(kind, &L, &win, &lstate[b, 0], &lint[b, 0], ap, win_scratch,
+                              lscratch)
+        window_len = 0
+        win.length = 0
     try:
         with nogil:
             for t in range(T):
@@ -667,7 +711,14 @@ def online_train(dict spec, dict lspec, dict opt,
                                  &diverged[0], B, row)
                         continue
                     has_error = weights[row] != 0
-                    if kind == LEARNER_RTRL:
+                    if kind == LEARNER_RTRL and window_len > 0:
+                        _rtrl_window_push(&L, window_len, window_base, D, G, z, e_bar, has_error,
+                                          &lstate[b, 0], &lint[b, 0])
+                        if lint[b, 1] == window_len:
+                            _rtrl_window_flush(&L, window_len, window_base, bw, n_ranges,
+                                               &lstate[b, 0], &lint[b, 0], ap, win_scratch,
+                                               lscratch)
+                    elif kind == LEARNER_RTRL:
                         _rtrl_step(&L, sp, ncols, D, G, z, &lstate[b, 0], &lint[b, 0], bw,
                                    n_ranges, e_bar, has_error, ap, lscratch)
                     elif kind == LEARNER_UORO:
@@ -680,14 +731,14 @@ def online_train(dict spec, dict lspec, dict opt,
                         _ok_step(&L, rank, D, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0],
                                  e_bar, has_error, ap, lscratch)
                     elif kind == LEARNER_SNAP and window_len > 0:
-                        _snap1_window_step(&L, &pattern, window_len, snap_base, wp, work, G,
+                        _snap1_window_step(&L, &pattern, window_len, window_base, wp, work, G,
                                            z, &lstate[b, 0], &lint[b, 0], e_bar, has_error, ap)
                     elif kind == LEARNER_SNAP:
                         _snap_step(&L, &pattern, wp, work, D if dense_D else <floating*> NULL,
                                    G, z, &lstate[b, 0], e_bar, has_error, ap, lscratch)
                     if window_len > 0 and ends[b] and t == lengths[b] - 1:
-                        _flush_window(kind, &L, &pattern, window_len, snap_base,
-                                      &lstate[b, 0], &lint[b, 0], ap)
+                        _flush_window(kind, &L, &win, &lstate[b, 0], &lint[b, 0], ap,
+                                      win_scratch, lscratch)
                     memcpy(&states[b, 0], s_new, S * sizeof(floating))
                     total += step_loss
                     n_steps += 1
@@ -696,16 +747,16 @@ def online_train(dict spec, dict lspec, dict opt,
                 if update_every > 0 and window[1] >= update_every:
                     if window_len > 0:
                         for b in range(B):
-                            _flush_window(kind, &L, &pattern, window_len, snap_base,
-                                          &lstate[b, 0], &lint[b, 0], ap)
+                            _flush_window(kind, &L, &win, &lstate[b, 0], &lint[b, 0], ap,
+                                          win_scratch, lscratch)
                     _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0],
                             &opt_v[0], &opt_t[0], g_scratch, &window[0], &states[0, 0], S,
                             &lstate[0, 0], lsize, &lint[0, 0], lint.shape[1], n_rng_skip,
                             &diverged[0], B, row)
             if update_every <= 0 and window_len > 0:
                 for b in range(B):
-                    _flush_window(kind, &L, &pattern, window_len, snap_base, &lstate[b, 0],
-                                  &lint[b, 0], ap)
+                    _flush_window(kind, &L, &win, &lstate[b, 0], &lint[b, 0], ap, win_scratch,
+                                  lscratch)
             if update_every == 0 and window[0] > 0:
                 _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0], &opt_v[0],
                         &opt_t[0], g_scratch, &window[0], &states[0, 0], S, &lstate[0, 0],

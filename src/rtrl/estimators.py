@@ -173,7 +173,7 @@ class _BaseRTRL(BaseEstimator):
         return make_cell(self.cell, self.nonlinearity)
 
     def _learner(self) -> Learner:
-        return make_learner(self.learner)
+        return make_learner(self.learner).scheduled(self.update_every)
 
     def _optimizer(self) -> Optimizer:
         return make_optimizer(self.optimizer, self.learning_rate, self.clip_norm, self.momentum)

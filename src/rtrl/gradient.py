@@ -143,7 +143,7 @@ def sequence_gradient(
     True
     """
     cell = make_cell(cell)
-    learner = make_learner(learner)
+    learner = make_learner(learner).scheduled(None)  # fixed parameters along the sequence
     loss = make_loss(loss)
     layout = cell.infer_layout(params)
     if weight_hh_mask is not None:

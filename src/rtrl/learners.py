@@ -74,6 +74,12 @@ class Learner(HyperParameters):
         generators from ``random_state``)."""
         return {}
 
+    def scheduled(self, update_every: int | None) -> Learner:
+        """This learner for a parameter schedule: ``update_every`` = k (the parameters
+        change every k steps) or None (once per sequence, or never). Learners with
+        schedule-dependent forms (exact RTRL's ``window="auto"``) resolve them here."""
+        return self
+
     def flush_streams(self, layout: Layout, learner_state: dict, acc: np.ndarray) -> None:
         """Add to ``acc`` the gradient that the streams still hold back (learners that
         defer work to windows, like SnAp-1) and bring their state up to date. Call it
@@ -247,6 +253,12 @@ class RTRL(OnlineLearner):
     block_width : int or None
         Columns of J per GEMM (one thread's unit of work). None picks a cache-sized width
         from S and P; results never depend on the number of threads, only on this width.
+    window : "auto" or int, default="auto"
+        Steps per window of the block form (below); 0 forces the per-step form. ``"auto"``
+        is resolved from the schedule (:meth:`scheduled`): the per-step form when the
+        parameters change every step (``update_every=1``), windows of
+        ``min(update_every, 32)`` steps otherwise (32 when they change once per sequence or
+        never, as in :func:`rtrl.sequence_gradient`). An unresolved ``"auto"`` is per-step.
 
     Notes
     -----
@@ -259,24 +271,79 @@ class RTRL(OnlineLearner):
     :math:`D_t` is applied through its structure (nnz(D) ~ d S^2 entries): cost
     :math:`2\,\mathrm{nnz}(D) P'` per step, memory :math:`S (P' + w)`.
 
+    **Block form** (Schmidhuber 1992). While the parameters are fixed over a window of k
+    steps, the recurrence unrolls into
+
+    .. math::
+        J_{t+k} = \Phi J_t + \sum_s \Phi_s I_s,\qquad
+        \sum_s \bar e_s J_s = \lambda^\top J_t + \sum_s \delta_s^\top I_s,
+
+    with :math:`\Phi_s = D_{t+k} \cdots D_{s+1}`, :math:`\Phi = \Phi_t`, the window's
+    adjoints :math:`\delta_s = \bar e_s + D_{s+1}^\top \delta_{s+1}` (BPTT inside the
+    window) and :math:`\lambda = D_{t+1}^\top \delta_{t+1}`. Each step only stores
+    :math:`(D_s, G_s, z_s, \bar e_s)`; the window's end costs k state products
+    (:math:`S^3` each), one GEMM :math:`\Phi J_t` (:math:`2 S^2 P`) and, for the
+    Kronecker-structured immediate terms, GEMMs of inner dimension k (:math:`2 S P k`):
+    amortised :math:`O(S^2 P / k + S^3 + S P)` per step instead of :math:`O(S^2 P)`. The
+    result is the per-step form's with the same parameter schedule, to rounding. Memory: k
+    state Jacobians and immediate terms more, :math:`k (S^2 + \sum_g S r_g + \sum_g K_g +
+    S)` numbers. It pays from a few steps per window on (the S^2 P product dominates the
+    per-step form for every n), most for large n; windows close when full, at a sequence's
+    end, before an update and when a stream is reset, so the numbers do not depend on how
+    ``partial_fit`` calls cut the stream. Dense networks only (sparse ones use the per-step
+    form, which already skips the masked columns).
+
     References
     ----------
     R. J. Williams and D. Zipser, "A learning algorithm for continually running fully
     recurrent neural networks", Neural Computation 1(2), 1989.
+
+    J. Schmidhuber, "A fixed size storage O(n^3) time complexity learning algorithm for
+    fully recurrent continually running networks", Neural Computation 4(2), 1992.
     """
 
     name = "rtrl"
     exact = True
     kind = 0
 
-    def __init__(self, block_width: int | None = None):
+    n_ints = 2  # the column shift of J, steps in the open window
+    #: Longest window ``window="auto"`` picks.
+    max_auto_window: ClassVar[int] = 32
+
+    def __init__(self, block_width: int | None = None, window: int | str = "auto"):
         if block_width is not None and (
             isinstance(block_width, bool) or not isinstance(block_width, int) or block_width < 1
         ):
             raise ValueError(
                 f"block_width must be None or a positive integer, got {block_width!r}"
             )
+        if window != "auto" and (
+            isinstance(window, bool) or not isinstance(window, int) or window < 0
+        ):
+            raise ValueError(f'window must be "auto" or a non-negative integer, got {window!r}')
         self.block_width = block_width
+        self.window = window
+
+    def scheduled(self, update_every):
+        if self.window != "auto":
+            return self
+        if update_every == 1:
+            window = 0
+        elif update_every is None or update_every <= 0:
+            window = self.max_auto_window
+        else:
+            window = min(update_every, self.max_auto_window)
+        return type(self)(block_width=self.block_width, window=window)
+
+    def windowed(self, layout):
+        return self.window != "auto" and self.window > 0 and layout.weight_hh_mask is None
+
+    def _window_size(self, layout: Layout) -> int:
+        if not self.windowed(layout):
+            return 0
+        k = layout.to_kernel()
+        S = layout.state_size
+        return self.window * (S * S + k["G_size"] + k["z_size"] + S)
 
     @staticmethod
     def _stored_columns(layout: Layout) -> np.ndarray:
@@ -296,10 +363,13 @@ class RTRL(OnlineLearner):
 
     def values_size(self, layout, itemsize):
         S, P = layout.state_size, len(self._stored_columns(layout))
-        return S * (P + self._width(layout, itemsize))
+        return S * (P + self._width(layout, itemsize)) + self._window_size(layout)
 
     def kernel_spec(self, layout, itemsize):
         spec = {**super().kernel_spec(layout, itemsize), "width": self._width(layout, itemsize)}
+        if self.windowed(layout):
+            spec["window"] = self.window
+            spec["window_base"] = self.values_size(layout, itemsize) - self._window_size(layout)
         if layout.weight_hh_mask is None:
             return spec
         # a sparse network: compressed columns and the structure of D_t
@@ -341,10 +411,15 @@ class RTRL(OnlineLearner):
         step (see ``rtrl._core``); the stream's first integer says where it is now.
         """
         values = learner_state["values"][stream]
+        ints = learner_state["ints"][stream]
+        if self.windowed(layout) and ints[1] > 0:  # bring a copy up to date with its window
+            caught_up = {k: v[stream : stream + 1].copy() for k, v in learner_state.items()}
+            self.flush_streams(layout, caught_up, np.zeros(layout.n_params, values.dtype))
+            values, ints = caught_up["values"][0], caught_up["ints"][0]
         S = layout.state_size
         cols = self._stored_columns(layout)
-        store = values.reshape(S, -1)
-        shift = int(learner_state["ints"][stream, 0])
+        store = values[: values.size - self._window_size(layout)].reshape(S, -1)
+        shift = int(ints[0])
         stored = store[:, shift : shift + len(cols)]
         if len(cols) == layout.n_recurrent_params:
             return stored
