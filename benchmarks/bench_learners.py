@@ -13,17 +13,13 @@ RTRL on a sparse network (density 0.1) with the dense one.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
-from bench_rtrl import _blas_limit, machine_summary
-
 import rtrl
 from rtrl import _core
+from rtrl.benchmark import _blas, machine_summary
 from rtrl.learners import make_learner, new_update_state
 
 LEARNERS = ["rtrl", "snap1", "snap2", "kf", "ok", "uoro", "tbptt", "bptt"]
@@ -102,7 +98,7 @@ def main(argv=None):
         + " ".join(f"{name:>9}" for name in LEARNERS)
         + "   (steps/s; in brackets: time per step / forward step)"
     )
-    with _blas_limit(1):
+    with _blas(1):
         for n in args.sizes:
             _, layout, w = _problem(n)
             fwd = forward_rate(layout, w, 2000, args.min_time)

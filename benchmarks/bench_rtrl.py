@@ -9,7 +9,7 @@ For each hidden size n (Elman, m = 8 inputs, one output) and dtype, one process 
 * ``rtrl``: steps/s of ``rtrl``'s kernel (``_core.rtrl_run``) with the given OpenMP threads;
 * ``gemm``: steps/s if a step cost only NumPy's ``W @ J`` of the same shape (n x n times
   n x P), with NumPy's BLAS limited to the same number of threads -- the GEMM bound;
-* ``numpy``: steps/s of the plain NumPy per-step implementation in ``numpy_rtrl.py``
+* ``numpy``: steps/s of the plain NumPy per-step implementation in ``rtrl._baselines``
   (single-threaded BLAS, float64 and float32 alike).
 
 Ratios are what matter: the machine is shared and absolute numbers vary from run to run.
@@ -18,60 +18,14 @@ Ratios are what matter: the machine is shared and absolute numbers vary from run
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import sys
-import time
 
 import numpy as np
-from threadpoolctl import ThreadpoolController, threadpool_info
-
-sys.path.insert(0, os.path.dirname(__file__))
-from numpy_rtrl import numpy_rtrl_elman
 
 import rtrl
+from rtrl._baselines import numpy_rtrl_elman
+from rtrl.benchmark import machine_summary, rates
 from rtrl.learners import RTRL, new_update_state
 from rtrl.optim import Adam
-
-
-def _timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-_CONTROLLER = None
-
-
-def _blas_limit(n_threads):
-    """Limit BLAS threads (one controller: scanning the loaded libraries is slow)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=n_threads, user_api="blas")
-
-
-def _rates(contenders, min_time, rounds=5):
-    """Steps/s of each contender, ``{name: (fn, steps_per_call, limits)}``.
-
-    The contenders are timed in interleaved rounds (A B C A B C ...) and each keeps its best
-    time, so a change of load on the shared machine affects them all alike.
-    """
-    best = {}
-    for name, (fn, _, limits) in contenders.items():
-        with _blas_limit(limits):
-            fn()  # warm up: page faults, BLAS buffers
-            best[name] = np.inf
-    spent = 0.0
-    done = 0
-    while done < rounds or spent < min_time * len(contenders):
-        for name, (fn, _, limits) in contenders.items():
-            with _blas_limit(limits):
-                dt = _timed(fn)
-            best[name] = min(best[name], dt)
-            spent += dt
-        done += 1
-    return {name: contenders[name][1] / best[name] for name in contenders}
 
 
 def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
@@ -86,7 +40,7 @@ def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
     Y = rng.normal(size=(steps, n_out)).astype(dtype)
     weights = np.ones(steps, dtype=dtype)
     labels = np.empty(0, dtype=np.intp)
-    learner = RTRL()
+    learner = RTRL(window=0)  # the per-step form
     learner_state = learner.init_state(layout, dtype)
     states = np.zeros((1, S), dtype=dtype)
     gradient_only = new_update_state(layout.n_params, dtype)
@@ -144,22 +98,8 @@ def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
             1,
         )
     row = {"n": n, "dtype": np.dtype(dtype).name, "S": S, "P": P}
-    row.update(_rates(contenders, min_time))
+    row.update(rates(contenders, min_time, rounds=5))
     return row
-
-
-def machine_summary():
-    blas = [
-        f"{i['internal_api']} {i.get('version')} ({i.get('architecture')})"
-        for i in threadpool_info()
-        if i["user_api"] == "blas"
-    ]
-    return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"OpenMP {'on' if rtrl._openmp_parallelism_enabled() else 'off'}, BLAS: "
-        + "; ".join(sorted(set(blas)))
-    )
 
 
 def main(argv=None):

@@ -32,3 +32,59 @@ def test_bench_learners_runs(capsys):
     bench_learners.main(["--sizes", "6", "--min-time", "0", "--sparse-size", "20"])
     out = capsys.readouterr().out
     assert "uoro" in out and "density 0.1" in out
+
+
+def test_rtrl_bench_prints_every_target(capsys):
+    from rtrl.cli import main
+
+    assert main(["bench", "--quick", "--min-time", "0"]) == 0
+    out = capsys.readouterr().out
+    for what in (
+        "of GEMM bound",
+        "x NumPy per-step",
+        "update_every=8",
+        "gradient rel. difference",
+        "2 threads vs 1",
+        "streams vs 1",
+        "SnAp-1",
+        "UORO",
+        "KF-RTRL",
+        "OK(r=2)",
+        "peak memory",
+    ):
+        assert what in out, what
+    assert "targets met on this machine" in out
+
+
+def test_rtrl_bench_rejects_a_negative_time(capsys):
+    import pytest
+
+    from rtrl.cli import main
+
+    with pytest.raises(SystemExit, match="min-time"):
+        main(["bench", "--min-time", "-1"])
+
+
+def test_the_numpy_peer_computes_the_same_gradient():
+    import numpy as np
+
+    import rtrl
+    from rtrl._baselines import numpy_rtrl_elman
+    from rtrl.benchmark import _Problem
+
+    pb = _Problem(7, 25)
+    grad = np.zeros(pb.layout.n_params)
+    J = np.zeros((7, pb.layout.n_recurrent_params))
+    numpy_rtrl_elman(pb.w, pb.layout, pb.X, pb.Y, pb.weights, np.zeros(7), J, grad)
+    params = pb.layout.unpack(pb.w)
+    exact = rtrl.sequence_gradient(params, pb.X, pb.Y[:, 0], cell=rtrl.Elman(), learner="bptt")
+    np.testing.assert_allclose(grad, pb.layout.pack(exact, np.float64), rtol=1e-10, atol=1e-13)
+
+
+def test_result_targets():
+    from rtrl.benchmark import Result
+
+    assert Result("a", 0.9, ">= 0.85", "").met
+    assert not Result("a", 0.8, ">= 0.85", "").met
+    assert Result("a", 1e-12, "<= 1e-10", "").met
+    assert not Result("a", 2.5, "<= 2", "").met

@@ -78,6 +78,13 @@ cdef void cell_jvp(const Layout* L, const floating* w, const floating* G,
                    const floating* work, const floating* v, floating* out,
                    floating* scratch) noexcept nogil
 
+cdef void cell_step_jvp(const Layout* L, const floating* w, const floating* x,
+                        const floating* s_prev, floating* s_new, floating* z, floating* G,
+                        floating* work, const floating* v, floating* Dv,
+                        floating* scratch) noexcept nogil
+
+cdef intp_t cell_step_jvp_scratch(const Layout* L) noexcept nogil
+
 cdef floating cell_D_entry(const Layout* L, const floating* w, const floating* G,
                            const floating* work, intp_t i, intp_t l) noexcept nogil
 

@@ -23,6 +23,12 @@ from libc.string cimport memcpy, memset
 
 from ._blas cimport gemv_rm
 
+cdef extern from "_rowkernels.h" nogil:
+    void rtrl_gemv2_f64(intp_t rows, intp_t K, const double* W, intp_t ldw, const double* z,
+                        const double* v, double* a, double* b)
+    void rtrl_gemv2_f32(intp_t rows, intp_t K, const float* W, intp_t ldw, const float* z,
+                        const float* v, float* a, float* b)
+
 
 cdef inline floating _tanh(floating v) noexcept nogil:
     if floating is float:
@@ -371,6 +377,46 @@ cdef void cell_jvp(const Layout* L, const floating* w, const floating* G,
                 <int> L.width[1], v, <floating> 0, scratch)
         gemv_rm(False, <int> n, <int> L.n_out, <floating> 1, G + L.G_offset[1],
                 <int> L.n_out, scratch, <floating> 0, out)
+
+
+cdef intp_t cell_step_jvp_scratch(const Layout* L) noexcept nogil:
+    return max(4 * L.n, L.width[0] + L.n)
+
+
+cdef void cell_step_jvp(const Layout* L, const floating* w, const floating* x,
+                        const floating* s_prev, floating* s_new, floating* z, floating* G,
+                        floating* work, const floating* v, floating* Dv,
+                        floating* scratch) noexcept nogil:
+    """cell_step(..., D=NULL) and Dv = D_t v (cell_jvp) together; scratch:
+    cell_step_jvp_scratch. For Elman one pass over [W_ih | b | W_hh | b] gives both
+    W z and W_hh v -- the tangent costs no second read of the weights."""
+    cdef intp_t n = L.n, m = L.m, K = L.width[0], i
+    cdef const floating* W = w + L.offset[0]
+    cdef floating alpha = <floating> L.leak
+    cdef floating* a = work
+    cdef floating* vext = scratch
+    cdef floating* Wv = scratch + K
+    cdef floating act, d
+    if L.kind != CELL_ELMAN:
+        cell_step(L, w, x, s_prev, s_new, z, G, <floating*> NULL, work)
+        cell_jvp(L, w, G, work, v, Dv, scratch)
+        return
+    memcpy(z, x, m * sizeof(floating))
+    z[m] = 1
+    memcpy(z + m + 1, s_prev, n * sizeof(floating))
+    z[m + n + 1] = 1
+    memset(vext, 0, K * sizeof(floating))
+    memcpy(vext + m + 1, v, n * sizeof(floating))
+    if floating is double:
+        rtrl_gemv2_f64(n, K, W, K, z, vext, a, Wv)
+    else:
+        rtrl_gemv2_f32(n, K, W, K, z, vext, a, Wv)
+    for i in range(n):
+        act = _act(L.nonlinearity, a[i])
+        s_new[i] = (1 - alpha) * s_prev[i] + alpha * act
+        d = alpha * _act_grad(L.nonlinearity, a[i], act)
+        G[i * n + i] = d
+        Dv[i] = d * Wv[i] + (1 - alpha) * v[i]
 
 
 cdef floating cell_D_entry(const Layout* L, const floating* w, const floating* G,

@@ -35,8 +35,8 @@ from libc.string cimport memcpy, memset
 
 from ._blas cimport blas_int, dot, gemm_rm, gemm_rm_tn, gemv_rm, qr_inplace, svd_thin
 from ._cells cimport (
-    MAX_GROUPS, Layout, cell_D_entry, cell_jvp, cell_step, cell_vjp_G, intp_t, readout,
-    readout_loss,
+    MAX_GROUPS, Layout, cell_D_entry, cell_jvp, cell_step, cell_step_jvp,
+    cell_step_jvp_scratch, cell_vjp_G, intp_t, readout, readout_loss,
 )
 cdef extern from "_microkernels.h" nogil:
     int rtrl_microkernels_available()
@@ -653,7 +653,7 @@ def online_train(dict spec, dict lspec, dict opt,
         if window_len > 0:
             learner_scratch += _rtrl_window_scratch(&L, window_len)
     elif kind == LEARNER_UORO:
-        learner_scratch = 2 * S + L.G_size // S + 4 * L.n
+        learner_scratch = 2 * S + L.G_size // S + 4 * L.n + cell_step_jvp_scratch(&L)
         dense_D = 0
     elif kind == LEARNER_KF:
         for b in range(L.n_groups):
@@ -698,9 +698,15 @@ def online_train(dict spec, dict lspec, dict opt,
                         continue
                     row = starts[b] + t
                     _load_row(X, row, x)
-                    # UORO and SnAp use D_t only through products and entries
-                    cell_step(&L, wp, x, &states[b, 0], s_new, z, G,
-                              <floating*> NULL if dense_D == 0 else D, work)
+                    # UORO and SnAp use D_t only through products and entries; UORO's
+                    # tangent D_t s~ shares the pass over the weights with the step
+                    if kind == LEARNER_UORO:
+                        cell_step_jvp(&L, wp, x, &states[b, 0], s_new, z, G, work,
+                                      &lstate[b, 0], lscratch,
+                                      lscratch + learner_scratch - cell_step_jvp_scratch(&L))
+                    else:
+                        cell_step(&L, wp, x, &states[b, 0], s_new, z, G,
+                                  <floating*> NULL if dense_D == 0 else D, work)
                     step_loss = readout_loss(&L, wp, s_new, loss_kind,
                                              &Y[row, 0] if regression else NULL,
                                              0 if regression else labels[row],
@@ -723,7 +729,7 @@ def online_train(dict spec, dict lspec, dict opt,
                                    n_ranges, e_bar, has_error, ap, lscratch)
                     elif kind == LEARNER_UORO:
                         _uoro_step(&L, wp, work, G, z, &lstate[b, 0], &lint[b, 0], e_bar,
-                                   has_error, ap, lscratch)
+                                   has_error, ap, lscratch, True)
                     elif kind == LEARNER_KF:
                         _kf_step(&L, D, G, z, &lstate[b, 0], <uint64_t*> &lint[b, 0], e_bar,
                                  has_error, ap, lscratch)

@@ -184,4 +184,118 @@ static double rtrl_uoro_row_f32(ptrdiff_t K, float s, float v, const float* z, f
                                                                              grad);
 }
 
+/*
+ * rtrl_gemv2: a = W z and b = W v for a row-major W (rows x K, row stride ldw) read ONCE --
+ * the forward step's product and the tangent's (UORO's D_t s~) share the pass over W, which
+ * is what such memory-bound products cost.
+ */
+#define RTRL_GEMV2_GENERIC(T, NAME)                                                          \
+    static void NAME##_gemv2_generic(ptrdiff_t rows, ptrdiff_t K, const T* W, ptrdiff_t ldw, \
+                                     const T* z, const T* v, T* a, T* b) {                   \
+        for (ptrdiff_t i = 0; i < rows; i++) {                                               \
+            const T* row = W + i * ldw;                                                      \
+            T sa = 0, sb = 0;                                                                \
+            for (ptrdiff_t k = 0; k < K; k++) {                                              \
+                sa += row[k] * z[k];                                                         \
+                sb += row[k] * v[k];                                                         \
+            }                                                                                \
+            a[i] = sa;                                                                       \
+            b[i] = sb;                                                                       \
+        }                                                                                    \
+    }
+
+RTRL_GEMV2_GENERIC(double, rtrl_f64)
+RTRL_GEMV2_GENERIC(float, rtrl_f32)
+
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+RTRL_ROW_AVX2 static inline double rtrl_hsum_pd(__m256d x) {
+    __m128d lo = _mm256_castpd256_pd128(x), hi = _mm256_extractf128_pd(x, 1);
+    lo = _mm_add_pd(lo, hi);
+    return _mm_cvtsd_f64(_mm_add_sd(lo, _mm_unpackhi_pd(lo, lo)));
+}
+RTRL_ROW_AVX2 static inline float rtrl_hsum_ps(__m256 x) {
+    __m128 lo = _mm256_castps256_ps128(x), hi = _mm256_extractf128_ps(x, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    return _mm_cvtss_f32(_mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1)));
+}
+
+/* two rows at a time, two vectors: four accumulators in flight */
+RTRL_ROW_AVX2 static void rtrl_f64_gemv2_avx2(ptrdiff_t rows, ptrdiff_t K, const double* W,
+                                              ptrdiff_t ldw, const double* z, const double* v,
+                                              double* a, double* b) {
+    ptrdiff_t i = 0;
+    for (; i + 2 <= rows; i += 2) {
+        const double* r0 = W + i * ldw;
+        const double* r1 = r0 + ldw;
+        __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+        __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd();
+        ptrdiff_t k = 0;
+        for (; k + 4 <= K; k += 4) {
+            __m256d zk = _mm256_loadu_pd(z + k), vk = _mm256_loadu_pd(v + k);
+            __m256d w0 = _mm256_loadu_pd(r0 + k), w1 = _mm256_loadu_pd(r1 + k);
+            a0 = _mm256_fmadd_pd(w0, zk, a0);
+            b0 = _mm256_fmadd_pd(w0, vk, b0);
+            a1 = _mm256_fmadd_pd(w1, zk, a1);
+            b1 = _mm256_fmadd_pd(w1, vk, b1);
+        }
+        double sa0 = rtrl_hsum_pd(a0), sb0 = rtrl_hsum_pd(b0);
+        double sa1 = rtrl_hsum_pd(a1), sb1 = rtrl_hsum_pd(b1);
+        for (; k < K; k++) {
+            sa0 += r0[k] * z[k];
+            sb0 += r0[k] * v[k];
+            sa1 += r1[k] * z[k];
+            sb1 += r1[k] * v[k];
+        }
+        a[i] = sa0, b[i] = sb0, a[i + 1] = sa1, b[i + 1] = sb1;
+    }
+    if (i < rows) rtrl_f64_gemv2_generic(rows - i, K, W + i * ldw, ldw, z, v, a + i, b + i);
+}
+
+RTRL_ROW_AVX2 static void rtrl_f32_gemv2_avx2(ptrdiff_t rows, ptrdiff_t K, const float* W,
+                                              ptrdiff_t ldw, const float* z, const float* v,
+                                              float* a, float* b) {
+    ptrdiff_t i = 0;
+    for (; i + 2 <= rows; i += 2) {
+        const float* r0 = W + i * ldw;
+        const float* r1 = r0 + ldw;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+        ptrdiff_t k = 0;
+        for (; k + 8 <= K; k += 8) {
+            __m256 zk = _mm256_loadu_ps(z + k), vk = _mm256_loadu_ps(v + k);
+            __m256 w0 = _mm256_loadu_ps(r0 + k), w1 = _mm256_loadu_ps(r1 + k);
+            a0 = _mm256_fmadd_ps(w0, zk, a0);
+            b0 = _mm256_fmadd_ps(w0, vk, b0);
+            a1 = _mm256_fmadd_ps(w1, zk, a1);
+            b1 = _mm256_fmadd_ps(w1, vk, b1);
+        }
+        float sa0 = rtrl_hsum_ps(a0), sb0 = rtrl_hsum_ps(b0);
+        float sa1 = rtrl_hsum_ps(a1), sb1 = rtrl_hsum_ps(b1);
+        for (; k < K; k++) {
+            sa0 += r0[k] * z[k];
+            sb0 += r0[k] * v[k];
+            sa1 += r1[k] * z[k];
+            sb1 += r1[k] * v[k];
+        }
+        a[i] = sa0, b[i] = sb0, a[i + 1] = sa1, b[i + 1] = sb1;
+    }
+    if (i < rows) rtrl_f32_gemv2_generic(rows - i, K, W + i * ldw, ldw, z, v, a + i, b + i);
+}
+#else
+#define rtrl_f64_gemv2_avx2 rtrl_f64_gemv2_generic
+#define rtrl_f32_gemv2_avx2 rtrl_f32_gemv2_generic
+#endif
+
+static void rtrl_gemv2_f64(ptrdiff_t rows, ptrdiff_t K, const double* W, ptrdiff_t ldw,
+                           const double* z, const double* v, double* a, double* b) {
+    RTRL_ROW_DISPATCH(gemv2, rtrl_f64_gemv2_generic, rtrl_f64_gemv2_avx2)(rows, K, W, ldw, z, v,
+                                                                          a, b);
+}
+static void rtrl_gemv2_f32(ptrdiff_t rows, ptrdiff_t K, const float* W, ptrdiff_t ldw,
+                           const float* z, const float* v, float* a, float* b) {
+    RTRL_ROW_DISPATCH(gemv2, rtrl_f32_gemv2_generic, rtrl_f32_gemv2_avx2)(rows, K, W, ldw, z, v,
+                                                                          a, b);
+}
+
 #endif /* RTRL_ROWKERNELS_H */

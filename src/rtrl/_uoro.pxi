@@ -9,7 +9,8 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
                      int64_t* ints,            # IN/OUT generator state, ||theta~||^2
                      const floating* e_bar, bint has_error,
                      floating* acc,            # IN/OUT += (e_bar . s~) theta~
-                     floating* scratch         # 2 S (a, nu) + sum of r_g (G^T nu) + 4 n
+                     floating* scratch,        # 2 S (a, nu) + sum of r_g (G^T nu) + 4 n
+                     bint tangent_done         # a = D s~ is already in scratch[:S]
                      ) noexcept nogil:
     # D_t enters only through D_t s~ (cell_jvp), so the cell never forms it: O(S^2 + P)
     cdef intp_t S = L.S, g, j, k, r, K, i
@@ -28,7 +29,8 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
     for i in range(S):
         nu[i] = <floating> rng_sign(rng)
     # a = D s~ (the tangent forward-propagated), b = nu^T I_t = sum_g (G_g^T nu) (x) z_g
-    cell_jvp(L, w, G, work, s_tilde, a, v + L.G_size // S)
+    if not tangent_done:
+        cell_jvp(L, w, G, work, s_tilde, a, v + L.G_size // S)
     cell_vjp_G(L, G, nu, v)
     n_a = dot(<blas_int> S, a, a)
     memcpy(&n_theta, ints + 4, sizeof(double))

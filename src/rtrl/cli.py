@@ -135,7 +135,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-jobs", type=int, default=None, help="OpenMP threads")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=demo)
+    b = sub.add_parser(
+        "bench",
+        help="measure the kernels against their performance targets on this machine",
+        description=(
+            "Measure rtrl's kernels on this machine as ratios timed in one run: exact RTRL "
+            "against the GEMM bound and a NumPy implementation, the block form, threads, "
+            "batched streams, the approximate learners and peak memory."
+        ),
+    )
+    b.add_argument(
+        "--compare",
+        action="store_true",
+        help="add the peers: plain NumPy and (if installed) JAX lax.scan implementations",
+    )
+    b.add_argument("--quick", action="store_true", help="small sizes (a smoke test, seconds)")
+    b.add_argument(
+        "--min-time", type=float, default=0.3, help="seconds of timing per contender (>= 0)"
+    )
+    b.set_defaults(func=bench)
     return parser
+
+
+def bench(args) -> int:
+    """Print the performance table (see rtrl.benchmark)."""
+    from . import benchmark
+
+    if args.min_time < 0:
+        raise SystemExit("rtrl bench: --min-time must be >= 0")
+    print(f"rtrl {__version__} bench -- {benchmark.machine_summary()}")
+    if args.compare and not benchmark.jax_available():
+        print("(JAX is not installed: the peers are the NumPy implementation only)")
+    print(benchmark.header(), flush=True)
+    results = benchmark.run(
+        compare=args.compare,
+        quick=args.quick,
+        min_time=args.min_time,
+        echo=lambda line: print(line, flush=True),
+    )
+    missed = [r for r in results if not r.met]
+    print(f"{len(results) - len(missed)} of {len(results)} targets met on this machine")
+    return 0
 
 
 def main(argv=None) -> int:
