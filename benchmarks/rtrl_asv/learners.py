@@ -19,7 +19,6 @@ LEARNERS = {
     "rtrl": lambda: RTRL(window=0),
     "rtrl-block": lambda: RTRL(window=STEPS),
     "snap1": lambda: SnAp(1),
-    "snap2": lambda: SnAp(2),
     "uoro": UORO,
     "kf": KF,
     "ok": lambda: OK(2),

@@ -8,6 +8,7 @@ pipelines and on streaming data (``partial_fit``).
 from . import cells, datasets, learners, optim, readout
 from ._core import _openmp_parallelism_enabled
 from ._memory import InfluenceMemoryError
+from ._show_versions import show_versions
 from .cells import GRU, LSTM, Elman, Jordan
 from .diagnostics import gradient_alignment
 from .estimators import DivergenceWarning, RTRLClassifier, RTRLRegressor
@@ -40,4 +41,5 @@ __all__ = [
     "optim",
     "readout",
     "sequence_gradient",
+    "show_versions",
 ]

@@ -95,6 +95,11 @@ def _openmp_parallelism_enabled():
     return bool(RTRL_OPENMP_ENABLED)
 
 
+def _microkernels_available():
+    """True if this CPU runs the AVX2/FMA kernels (chosen at run time)."""
+    return rtrl_microkernels_available() != 0
+
+
 def _openmp_max_threads():
     """``omp_get_max_threads()`` of the OpenMP runtime (1 without OpenMP)."""
     return omp_get_max_threads()
