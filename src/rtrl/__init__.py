@@ -14,6 +14,7 @@ from .diagnostics import gradient_alignment
 from .estimators import DivergenceWarning, RTRLClassifier, RTRLRegressor
 from .gradient import sequence_gradient
 from .learners import BPTT, KF, OK, RTRL, TBPTT, UORO, SnAp
+from .persistence import load, save
 
 __version__ = "0.1.0.dev0"
 
@@ -38,8 +39,10 @@ __all__ = [
     "datasets",
     "gradient_alignment",
     "learners",
+    "load",
     "optim",
     "readout",
+    "save",
     "sequence_gradient",
     "show_versions",
 ]
