@@ -1,4 +1,5 @@
-"""Command line: ``rtrl demo`` (also ``python -m rtrl demo``)."""
+"""Command line: ``rtrl demo``, ``rtrl bench``, ``rtrl fit``, ``rtrl predict`` (also
+``python -m rtrl ...``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ._memory import format_bytes
 from ._threads import effective_n_threads
 from .datasets import delayed_sum
 from .estimators import RTRLRegressor
+from .learners import LEARNERS as LEARNER_NAMES
 
 
 def _state_bytes(est) -> int:
@@ -154,7 +156,63 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-time", type=float, default=0.3, help="seconds of timing per contender (>= 0)"
     )
     b.set_defaults(func=bench)
+
+    f = sub.add_parser(
+        "fit",
+        help="train a model on a CSV file, streamed in chunks through partial_fit",
+        description=(
+            "Stream DATA.csv (header row, rows in time order) in chunks through partial_fit: "
+            "constant memory, a progress bar with the running prequential (test-then-train) "
+            "loss; the model is saved with skops, written then renamed."
+        ),
+    )
+    f.add_argument("data", metavar="DATA.csv")
+    f.add_argument("--target", required=True, nargs="+", metavar="COL", help="target column(s)")
+    f.add_argument("--features", nargs="+", metavar="COL", help="default: all other columns")
+    f.add_argument("--sequence-id", metavar="COL", help="column marking sequences")
+    f.add_argument("--classify", action="store_true", help="RTRLClassifier (one target)")
+    f.add_argument("--learner", choices=sorted(LEARNER_NAMES), default="rtrl")
+    f.add_argument("--cell", choices=["elman", "jordan", "gru", "lstm"], default="elman")
+    f.add_argument("--hidden", type=int, default=32, help="hidden units")
+    f.add_argument("--update-every", type=int, default=1, help="steps between weight updates")
+    f.add_argument("--learning-rate", type=float, default=1e-3)
+    f.add_argument("--clip-norm", type=float, default=1.0)
+    f.add_argument("--chunk-size", type=int, default=1000, help="rows per partial_fit call")
+    f.add_argument(
+        "--save-every", type=int, default=10, help="checkpoint every N chunks (0: at the end)"
+    )
+    f.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
+    f.add_argument("--n-jobs", type=int, default=None, help="OpenMP threads")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=_file_command("fit"))
+
+    pr = sub.add_parser(
+        "predict",
+        help="apply a model file to a CSV file",
+        description="Predict every row of DATA.csv, carrying the hidden state in time order.",
+    )
+    pr.add_argument("model", metavar="MODEL")
+    pr.add_argument("data", metavar="DATA.csv")
+    pr.add_argument("--out", metavar="PREDS.csv", help="default: standard output")
+    pr.add_argument("--features", nargs="+", metavar="COL", help="default: as in the model")
+    pr.add_argument("--sequence-id", metavar="COL", help="default: as in the model")
+    pr.add_argument("--chunk-size", type=int, default=1000)
+    pr.set_defaults(func=_file_command("predict"))
     return parser
+
+
+def _file_command(name):
+    def run(args) -> int:
+        from . import _files
+
+        try:
+            return getattr(_files, name)(args)
+        except _files.FileError as exc:
+            print(f"rtrl {name}: error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
 
 
 def bench(args) -> int:
@@ -181,7 +239,7 @@ def bench(args) -> int:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name in ("steps", "hidden", "update_every", "chunk"):
+    for name in ("steps", "hidden", "update_every", "chunk", "chunk_size"):
         if getattr(args, name, 1) < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer")
     return args.func(args)

@@ -447,6 +447,24 @@ class _BaseRTRL(BaseEstimator):
                 _core.forward_run(spec, self._w, X[s : s + n], state, out[s : s + n])
         return out
 
+    def _predict_chunk(self, X, sequence_id, state, last_label):
+        """Predictions for one chunk of a longer file (``rtrl predict``): the chunk's first
+        sequence continues from ``state`` when its label equals ``last_label`` (or there are
+        no labels); returns ``(predictions, state at the chunk's end, its last label)``."""
+        check_is_fitted(self, "_w")
+        X = validate_data(self, X, reset=False, dtype=self._dt())
+        X = np.asarray(X, dtype=self._dt())
+        starts, lengths, first, last = _sequence_bounds(sequence_id, X.shape[0])
+        layout = self._layout()
+        spec = layout.to_kernel()
+        out = np.empty((X.shape[0], layout.n_outputs), dtype=self._dt())
+        with blas_single_threaded():
+            for i, (s, n) in enumerate(zip(starts, lengths, strict=True)):
+                if not (i == 0 and state is not None and first == last_label):
+                    state = np.zeros(layout.state_size, dtype=self._dt())
+                _core.forward_run(spec, self._w, X[s : s + n], state, out[s : s + n])
+        return self._predictions(out), state, last
+
     def reset_state(self):
         """Start a new stream: hidden and learner states back to zero (random learners'
         generators go on); the weights, the optimizer and the pending gradient are kept."""
@@ -625,7 +643,9 @@ class RTRLRegressor(RegressorMixin, _BaseRTRL):
         -------
         y : ndarray of shape (n_steps,) or (n_steps, n_outputs)
         """
-        out = self._forward(X, sequence_id, reset)
+        return self._predictions(self._forward(X, sequence_id, reset))
+
+    def _predictions(self, out):
         return out[:, 0] if self._y_ndim == 1 else out
 
     def score(self, X, y, sample_weight=None, sequence_id=None):
@@ -748,7 +768,9 @@ class RTRLClassifier(ClassifierMixin, _BaseRTRL):
 
     def predict(self, X, sequence_id=None, reset=True):
         """The most probable class at every step."""
-        out = self._forward(X, sequence_id, reset)
+        return self._predictions(self._forward(X, sequence_id, reset))
+
+    def _predictions(self, out):
         return self.classes_[np.argmax(out, axis=1)]
 
     def score(self, X, y, sample_weight=None, sequence_id=None):
