@@ -15,6 +15,7 @@ from .estimators import DivergenceWarning, RTRLClassifier, RTRLRegressor
 from .gradient import sequence_gradient
 from .learners import BPTT, KF, OK, RTRL, TBPTT, UORO, SnAp
 from .persistence import load, save
+from .torch_interop import from_torch
 
 __version__ = "0.1.0.dev0"
 
@@ -37,6 +38,7 @@ __all__ = [
     "_openmp_parallelism_enabled",
     "cells",
     "datasets",
+    "from_torch",
     "gradient_alignment",
     "learners",
     "load",

@@ -447,6 +447,15 @@ class _BaseRTRL(BaseEstimator):
                 _core.forward_run(spec, self._w, X[s : s + n], state, out[s : s + n])
         return out
 
+    def to_torch(self):
+        """The network as PyTorch modules ``(rnn, readout)`` with the current weights: a
+        ``torch.nn.RNN`` (Elman, leak 1), ``GRU`` or ``LSTM`` and a ``torch.nn.Linear`` (see
+        :func:`rtrl.from_torch`; needs torch)."""
+        from .torch_interop import to_torch
+
+        check_is_fitted(self, "_w")
+        return to_torch(self)
+
     def _predict_chunk(self, X, sequence_id, state, last_label):
         """Predictions for one chunk of a longer file (``rtrl predict``): the chunk's first
         sequence continues from ``state`` when its label equals ``last_label`` (or there are
