@@ -50,9 +50,10 @@ def test_state_bytes_formula_for_exact_rtrl():
     layout = rtrl.cells.LSTM().layout(20, 3, 2)
     S, P = 40, 80 * (3 + 20 + 2)
     assert layout.state_size == S and layout.n_recurrent_params == P
-    # one extra block of columns (the step writes J_t beside J_{t-1}); 256 wide here
+    # one extra block of columns (the step writes J_t beside J_{t-1}); 512 wide here (a
+    # 40 x 512 float64 block fits in 512 KiB)
     # (+ 16: the int64s saying where J sits and how many steps the open window holds)
-    assert rtrl.learners.RTRL().state_bytes(layout, 8, 100) == S * (P + 256) * 8 + 16
+    assert rtrl.learners.RTRL().state_bytes(layout, 8, 100) == S * (P + 512) * 8 + 16
     assert rtrl.learners.RTRL(block_width=50).state_bytes(layout, 4, 100) == S * (P + 50) * 4 + 16
     small = rtrl.cells.Elman().layout(4, 2, 1)  # S * P <= 16384: a single block
     assert rtrl.learners.RTRL().state_bytes(small, 8, 1) == 4 * (2 * 4 * 8) * 8 + 16
@@ -60,8 +61,8 @@ def test_state_bytes_formula_for_exact_rtrl():
     window = 10 * (S * S + S * 80 + 25 + S)
     assert (
         rtrl.learners.RTRL(window=10).state_bytes(layout, 8, 100)
-        == (S * (P + 256) + window) * 8 + 16
+        == (S * (P + 512) + window) * 8 + 16
     )
     assert rtrl.learners.RTRL(window=10).state_bytes(
         layout.with_mask(np.ones((80, 20), dtype=bool)), 8, 1
-    ) < (S * (P + 256) * 8 + 17)  # sparse networks use the per-step form
+    ) < (S * (P + 512) * 8 + 17)  # sparse networks use the per-step form

@@ -8,6 +8,9 @@ Python loop over units -- the same work as ``sequence_gradient(..., learner=RTRL
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 
 
@@ -51,6 +54,12 @@ def numpy_rtrl_elman(flat, layout, X, Y, weights, state, J, grad) -> float:
 
 
 def jax_available() -> bool:
+    """True if JAX imports. Before its first import, XLA is asked for one CPU thread (unless
+    XLA_FLAGS says otherwise), so that it is timed on the cores the others get."""
+    if "jax" not in sys.modules:
+        os.environ.setdefault(
+            "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        )
     try:
         import jax  # noqa: F401
     except Exception:  # not installed, or a broken install: no JAX column
