@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from functools import partial
@@ -52,6 +53,16 @@ def _run_stream(est, X, y, chunk, report_every, verbose):
 
 def demo(args) -> int:
     """Stream a generated task that needs memory through ``partial_fit``, chunk by chunk."""
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("rtrl demo: error: --plot needs matplotlib (pip install matplotlib)",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        if not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
+            print(f"rtrl demo: error: {args.plot}: no such directory", file=sys.stderr)
+            return 2
     from sklearn.linear_model import LinearRegression
 
     X, y = delayed_sum(args.steps, delays=(2, 4), random_state=args.seed)
@@ -82,6 +93,7 @@ def demo(args) -> int:
     linear = LinearRegression().fit(X, y)
     linear_mse = float(np.mean((linear.predict(X[tail]) - y[tail]) ** 2))
     rows = [(args.learner, reports[0], reports[-1], speed, _state_bytes(est))]
+    curves = {args.learner: reports}
     others = ["rtrl", "snap1", "kf", "ok", "uoro", "tbptt", "bptt"] if args.compare else []
     for other in [name for name in others if name != args.learner]:
         other_est = make(learner=other)
@@ -91,6 +103,7 @@ def demo(args) -> int:
         rows.append(
             (other, other_reports[0], other_reports[-1], other_speed, _state_bytes(other_est))
         )
+        curves[other] = other_reports
     print(
         f"\nsummary over the stream ({len(X)} steps; MSE of the first and last "
         f"{report_every} steps):"
@@ -108,7 +121,32 @@ def demo(args) -> int:
             "tbptt back-propagates through windows of 20 steps, bptt within each chunk only "
             "(the hidden state carries over)."
         )
+    if args.plot:
+        steps = [min(k * report_every, len(X)) for k in range(1, len(reports) + 1)]
+        _plot_curves(args.plot, steps, curves, zero_mse, linear_mse)
+        print(f"learning curves written to {args.plot}")
     return 0
+
+
+def _plot_curves(path, steps, curves, zero_mse, linear_mse) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, curve in curves.items():
+        ax.plot(steps[: len(curve)], curve, marker="o", markersize=3, label=name)
+    ax.axhline(zero_mse, color="grey", linestyle=":", label="predict 0")
+    ax.axhline(linear_mse, color="black", linestyle="--", label="linear")
+    ax.set_xlabel("steps of the stream")
+    ax.set_ylabel("prequential MSE (test-then-train)")
+    ax.set_yscale("log")
+    ax.set_title("rtrl demo: learning online")
+    ax.legend(ncol=2, fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--n-jobs", type=int, default=None, help="OpenMP threads")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", metavar="FILE.png", help="draw the learning curves (matplotlib)")
     p.set_defaults(func=demo)
     b = sub.add_parser(
         "bench",
