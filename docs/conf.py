@@ -10,7 +10,7 @@ import rtrl
 
 project = "rtrl"
 author = "The rtrl developers"
-copyright = "2026, The rtrl developers"  # noqa: A001
+copyright = "2026, The rtrl developers"
 release = rtrl.__version__
 version = ".".join(release.split(".")[:2])
 
