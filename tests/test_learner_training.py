@@ -99,10 +99,17 @@ def test_masked_weights_stay_exactly_zero(learner, cell):
         hidden_size=8, cell=cell, learner=learner, density=0.3, learning_rate=1e-2, random_state=0
     ).partial_fit(X, y)
     w = est.params_["weight_hh"]
-    mask = est._layout().weight_hh_mask
+    mask = est.weight_hh_mask_
+    assert mask.dtype == bool and mask.shape == w.shape
     assert 0.1 < mask.mean() < 0.6
     np.testing.assert_array_equal(w[~mask], 0.0)
     assert np.all(w[mask] != 0)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_dense_networks_have_no_mask():
+    X, y = delayed_sum(20, random_state=4)
+    assert RTRLRegressor(hidden_size=3, random_state=0).fit(X, y).weight_hh_mask_ is None
 
 
 @pytest.mark.parametrize("cell", ["elman", "gru", "lstm"])

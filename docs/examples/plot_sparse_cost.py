@@ -21,7 +21,7 @@ shows where the sparse form pays off.
 # three timed calls of 120 steps, of which the fastest counts (the least disturbed by
 # whatever else the machine runs). The learner's memory per stream comes from
 # :meth:`rtrl.learners.RTRL.state_bytes` for the network's layout with the mask drawn by
-# the estimator; the masked weights are exactly zero in ``params_``.
+# the estimator (``weight_hh_mask_``); the masked weights are exactly zero in ``params_``.
 import time
 
 import matplotlib.pyplot as plt
@@ -47,7 +47,9 @@ for density in densities:
         est.partial_fit(X[start : start + 120], y[start : start + 120])
         best = min(best, time.perf_counter() - t0)
     speed.append(120 / best)
-    mask = est.params_["weight_hh"] != 0
+    mask = est.weight_hh_mask_  # None for the dense network
+    if mask is None:
+        mask = np.ones_like(est.params_["weight_hh"], dtype=bool)
     kept.append(mask.mean())
     state_bytes.append(rtrl.learners.RTRL().state_bytes(layout.with_mask(mask), 8, 1))
 

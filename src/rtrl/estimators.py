@@ -493,6 +493,14 @@ class _BaseRTRL(BaseEstimator):
         check_is_fitted(self, "_w")
         return self._layout().unpack(self._w)
 
+    @property
+    def weight_hh_mask_(self) -> np.ndarray | None:
+        """The fixed mask of ``weight_hh`` (True = kept) of a sparse network
+        (``density`` < 1), or None for a dense one."""
+        check_is_fitted(self, "_w")
+        mask = self._layout().weight_hh_mask
+        return None if mask is None else np.array(mask, dtype=bool)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
