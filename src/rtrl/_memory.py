@@ -51,15 +51,16 @@ def available_memory() -> int:
     return min(avail, limit) if limit is not None else avail
 
 
-def check_state_fits(learner, needed: int, alternatives: dict[str, int]) -> None:
+def check_state_fits(learner, needed: int, alternatives) -> None:
     """Raise :class:`InfluenceMemoryError` if ``needed`` bytes exceed the available memory.
 
-    ``alternatives`` maps other learners' names to the bytes they would need for the same
-    network; those that fit are named in the message.
+    ``alternatives()`` maps other learners' names to the bytes they would need for the same
+    network (called only to write the error); those that fit are named in the message.
     """
     avail = available_memory()
     if needed <= avail:
         return
+    alternatives = alternatives()
     fits = [f"{name!r} ({format_bytes(b)})" for name, b in alternatives.items() if b <= avail]
     hint = (
         "learners that would fit: " + ", ".join(fits)

@@ -15,13 +15,20 @@ class HyperParameters:
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        if cls.__init__ is object.__init__:
-            return []
-        return [
-            p.name
-            for p in signature(cls.__init__).parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
+        # the constructor's signature, read once per class (get_params runs every call)
+        names = cls.__dict__.get("_param_names_cache")
+        if names is None:
+            names = (
+                []
+                if cls.__init__ is object.__init__
+                else [
+                    p.name
+                    for p in signature(cls.__init__).parameters.values()
+                    if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                ]
+            )
+            cls._param_names_cache = names
+        return list(names)
 
     def get_params(self, deep: bool = True) -> dict:
         return {name: getattr(self, name) for name in self._param_names()}

@@ -262,11 +262,13 @@ class _BaseRTRL(BaseEstimator):
         Y, labels = self._prepare_targets(y, first=first, partial=partial, classes=classes)
         layout = self._cell().layout(self.hidden_size, self.n_features_in_, self.n_outputs_)
         learner = self._learner()
-        check_state_memory(  # before any allocation (a dense layout bounds a sparse one)
-            learner, layout, self._dt().itemsize, int(lengths.max()), n_streams=self.batch_size
-        )
+        if first or not learner.online:  # before any allocation (an online learner's state
+            # is allocated once; a dense layout bounds a sparse one)
+            check_state_memory(
+                learner, layout, self._dt().itemsize, int(lengths.max()), n_streams=self.batch_size
+            )
         n_threads = effective_n_threads(self.n_jobs)
-        rng = check_random_state(self.random_state)
+        rng = check_random_state(self.random_state) if first or not partial else None
         if first:
             self._init_network(layout, rng)
         else:

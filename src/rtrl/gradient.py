@@ -53,11 +53,14 @@ def check_state_memory(
 ) -> None:
     """Refuse the learner before allocation if the state of ``n_streams`` streams would not
     fit in memory."""
-    others = {
-        name: n_streams * make().state_bytes(layout, itemsize, n_steps)
-        for name, make in LEARNERS.items()
-        if name != learner.name
-    }
+
+    def others() -> dict[str, int]:  # only for the error message
+        return {
+            name: n_streams * make().scheduled(None).state_bytes(layout, itemsize, n_steps)
+            for name, make in LEARNERS.items()
+            if name != learner.name
+        }
+
     needed = n_streams * learner.state_bytes(layout, itemsize, n_steps)
     check_state_fits(learner, needed, others)
 
