@@ -537,10 +537,11 @@ def _expected_bytes(learner, kind, n, m, n_out, mask, itemsize, T):
             kept += int(M.sum(axis=0) @ columns)
             one_row_each &= bool(np.all(M.sum(axis=0) == 1))
         if one_row_each and (mask is None or np.all(mask)):
-            # windowed SnAp-1: per block c, E and W coefficients of A and B; W inputs z_t
+            # windowed SnAp-1, per step of the window: d and e per state entry, g per
+            # block (row of a weight group), the inputs z_t
             W = learner.window
             n_blocks = sum(r for r, _ in groups)
-            kept += n_blocks * (2 + 2 * W) + W * sum(K for _, K in groups)
+            kept += W * (2 * S + n_blocks + sum(K for _, K in groups))
         return kept * itemsize + 8
     if isinstance(learner, TBPTT):
         k = learner.truncation

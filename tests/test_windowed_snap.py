@@ -93,3 +93,22 @@ def test_influence_of_an_open_window_is_brought_up_to_date():
     Jb = PerStepSnAp(1).influence(b._stream["learner"], layout)
     np.testing.assert_allclose(Ja, Jb, rtol=1e-12, atol=1e-15)
     assert np.abs(Ja).max() > 0
+
+
+def test_a_state_of_the_wrong_size_is_refused_not_crashed():
+    class Shorter(SnAp):
+        window = 16
+
+    cell = rtrl.cells.Elman()
+    layout = cell.layout(6, 3, 1)
+    state = SnAp(1).init_state(layout, np.float64)  # sized for 32-step windows
+    X, Y = np.zeros((5, 3)), np.zeros((5, 1))
+    from rtrl.learners import new_update_state
+
+    one = (np.array([0], np.intp), np.array([5], np.intp), np.array([1], np.intp))
+    with pytest.raises(ValueError, match="inconsistent"):
+        Shorter(1).train(
+            layout, layout.pack(cell.init_params(6, 3, 1, random_state=0), np.float64), X, Y,
+            np.empty(0, np.intp), np.ones(5), *one, np.zeros((1, 6)), state,
+            new_update_state(layout.n_params, np.float64), -1, 0, 1,
+        )  # fmt: skip

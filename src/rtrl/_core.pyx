@@ -526,7 +526,7 @@ cdef void _flush_window(int kind, const Layout* L, const Windowing* win, floatin
                         floating* save_bufs) noexcept nogil:
     # catch up with the open window: the state moves to its end, acc gets its gradient
     if kind == LEARNER_SNAP:
-        _snap1_window_flush(L, win.pattern, win.length, win.base, st, ints, acc)
+        _snap1_window_flush(L, win.pattern, win.length, win.base, st, ints, acc, scratch)
     elif kind == LEARNER_RTRL:
         _rtrl_window_flush(L, win.length, win.base, win.bw, win.n_ranges, st, ints, acc,
                            scratch, save_bufs)
@@ -552,6 +552,7 @@ def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1
         return
     if kind == LEARNER_SNAP:
         pat = _snap_pattern(lspec)
+        scratch = _alloc(_snap1_window_scratch(&L, win.length), sample)
     elif kind == LEARNER_RTRL:
         scratch = _alloc(_rtrl_window_scratch(&L, win.length), sample)
     try:
@@ -676,6 +677,10 @@ def online_train(dict spec, dict lspec, dict opt,
             learner_scratch = max(learner_scratch,
                                   pattern.max_rows * pattern.max_rows
                                   + pattern.max_rows * L.width[b])
+        if window_len > 0:
+            learner_scratch = max(learner_scratch, _snap1_window_scratch(&L, window_len))
+            if lsize != window_base + window_len * (2 * S + L.G_size // S + L.z_size):
+                raise ValueError("inconsistent SnAp window storage")
     mem = _alloc(scratch + learner_scratch, sample)
     e_bar = _carve_step_scratch(&L, mem, &x, &s_new, &z, &G, &D, &work, &y_hat, &e)
     g_scratch = e_bar + S
@@ -687,6 +692,8 @@ def online_train(dict spec, dict lspec, dict opt,
     win.pattern = &pattern
     if kind == LEARNER_RTRL:
         win_scratch = lscratch + n_ranges * S * bw
+    elif kind == LEARNER_SNAP:
+        win_scratch = lscratch
     if window_len > 0 and update_every == 1:
         # every step closes the window anyway: the per-step form, once open windows are shut
         with nogil:
@@ -743,7 +750,8 @@ def online_train(dict spec, dict lspec, dict opt,
                                  e_bar, has_error, ap, lscratch)
                     elif kind == LEARNER_SNAP and window_len > 0:
                         _snap1_window_step(&L, &pattern, window_len, window_base, wp, work, G,
-                                           z, &lstate[b, 0], &lint[b, 0], e_bar, has_error, ap)
+                                           z, &lstate[b, 0], &lint[b, 0], e_bar, has_error, ap,
+                                           win_scratch)
                     elif kind == LEARNER_SNAP:
                         _snap_step(&L, &pattern, wp, work, D if dense_D else <floating*> NULL,
                                    G, z, &lstate[b, 0], e_bar, has_error, ap, lscratch)

@@ -101,105 +101,106 @@ cdef void _snap_step(const Layout* L, const SnapPattern* pat, const floating* w,
 # row of parameters obeys V_t = d_t V_{t-1} + g_t z_t (d_t = D_t[i, i], g_t = G_t[i, j]).
 # While the parameters are fixed this unrolls over a window of w steps into
 #
-#     V_w = c V_0 + sum_s A_s z_s,          c = prod_u d_u,  A_s = g_s prod_{u > s} d_u,
-#     sum_t e_t V_t = E V_0 + sum_s B_s z_s,  E = sum_t e_t c_t,  B_s = sum_{t >= s} e_t A_{t,s},
+#     V_w = c V_0 + sum_s A_s z_s,            A_s = g_s P_s,  P_s = prod_{u > s} d_u,
+#     sum_t e_t V_t = E V_0 + sum_s B_s z_s,  B_s = g_s R_s,  R_s = e_s + d_{s+1} R_{s+1},
 #
-# so each step only updates the O(w) scalars of every block (and keeps z_t), and once per
-# window two GEMMs per group, (r x w)(w x K), move V and read the gradient out: the O(P)
-# memory passes of the per-step form (V and the gradient, read and written every step)
-# happen once per window. Stream state after V: c, E (n_blocks each), A, B (n_blocks x W),
-# Z (W x z_size); ints[0] = steps in the open window. The window closes when full, at the
-# end of the stream's sequence, before every parameter update and when the stream is reset,
-# so the arithmetic depends only on the stream's history, not on how calls cut it.
+# with c = d_0 P_0 and E = d_0 R_0 (R is the row's adjoint inside the window). So each step
+# only stores d_t and e_t per state entry, g_t per block and z_t; the window's end runs the
+# backward recursions (O(S w)), forms A and B per group and applies two GEMMs per group,
+# (r x w)(w x K): the O(P) passes of the per-step form (V and the gradient, read and written
+# every step) happen once per window. Stream state after V: d (W x S), e (W x S), g
+# (W x n_blocks), z (W x z_size); ints[0] = steps in the open window. The window closes when
+# full, at the end of the stream's sequence, before every parameter update and when the stream
+# is reset, so the arithmetic depends only on the stream's history, not on how calls cut it.
+
+
+cdef inline intp_t _snap1_window_scratch(const Layout* L, intp_t W) noexcept nogil:
+    """Scratch of a window's end: R and P (S x W), A and B of one group (r x W each)."""
+    cdef intp_t g, r_max = 0
+    for g in range(L.n_groups):
+        r_max = max(r_max, L.rows[g])
+    return 2 * L.S * W + 2 * r_max * W
 
 
 cdef void _snap1_window_step(const Layout* L, const SnapPattern* pat, intp_t W, intp_t base,
                              const floating* w, const floating* work, const floating* G,
                              const floating* z, floating* st, int64_t* ints,
-                             const floating* e_bar, bint has_error,
-                             floating* acc) noexcept nogil:
-    cdef intp_t S = L.S, nb = 0, g, j, r, b = 0, q, i, s = ints[0]
-    cdef floating* c
-    cdef floating* E
-    cdef floating* A
-    cdef floating* Bc
-    cdef floating* Arow
-    cdef floating* Brow
+                             const floating* e_bar, bint has_error, floating* acc,
+                             floating* scratch) noexcept nogil:
+    cdef intp_t S = L.S, nb = L.G_size // L.S, g, j, r, b = 0, i, s = ints[0]
+    cdef floating* dW = st + base
+    cdef floating* eW = dW + W * S
+    cdef floating* gW = eW + W * S
+    cdef floating* zW = gW + W * nb
     cdef const floating* Gg
-    cdef floating d, ei
-    for g in range(L.n_groups):
-        nb += L.rows[g]
-    c = st + base
-    E = c + nb
-    A = E + nb
-    Bc = A + nb * W
-    memcpy(Bc + nb * W + s * L.z_size, z, L.z_size * sizeof(floating))
+    for i in range(S):
+        dW[s * S + i] = cell_D_entry(L, w, G, work, i, i)
+    if has_error:
+        memcpy(eW + s * S, e_bar, S * sizeof(floating))
+    else:
+        memset(eW + s * S, 0, S * sizeof(floating))
     for g in range(L.n_groups):
         r = L.rows[g]
         Gg = G + L.G_offset[g]
         for j in range(r):
-            i = pat.rows[pat.row_ptr[b]]
-            d = cell_D_entry(L, w, G, work, i, i)
-            Arow = A + b * W
-            Brow = Bc + b * W
-            if s == 0:
-                c[b] = d
-                E[b] = 0
-            else:
-                c[b] *= d
-                for q in range(s):
-                    Arow[q] *= d
-            Arow[s] = Gg[i * r + j]
-            Brow[s] = 0
-            ei = e_bar[i] if has_error else 0
-            if ei != 0:
-                for q in range(s + 1):
-                    Brow[q] += ei * Arow[q]
-                E[b] += ei * c[b]
+            gW[s * nb + b] = Gg[pat.rows[pat.row_ptr[b]] * r + j]
             b += 1
+    memcpy(zW + s * L.z_size, z, L.z_size * sizeof(floating))
     ints[0] = s + 1
     if s + 1 == W:
-        _snap1_window_flush(L, pat, W, base, st, ints, acc)
+        _snap1_window_flush(L, pat, W, base, st, ints, acc, scratch)
 
 
 cdef void _snap1_window_flush(const Layout* L, const SnapPattern* pat, intp_t W, intp_t base,
-                              floating* st, int64_t* ints, floating* acc) noexcept nogil:
-    cdef intp_t nb = 0, g, j, k, r, K, b0 = 0, n = ints[0]
-    cdef floating* c
-    cdef floating* E
+                              floating* st, int64_t* ints, floating* acc,
+                              floating* scratch) noexcept nogil:
+    cdef intp_t S = L.S, nb = L.G_size // L.S, g, j, k, r, K, b0 = 0, i, s, n = ints[0]
+    cdef floating* dW = st + base
+    cdef floating* eW = dW + W * S
+    cdef floating* gW = eW + W * S
+    cdef floating* zW = gW + W * nb
+    cdef floating* R = scratch               # R[i * W + s]: the row's adjoint
+    cdef floating* P = R + S * W             # P[i * W + s]: prod of d after s
     cdef floating* A
-    cdef floating* Bc
-    cdef floating* Z
+    cdef floating* B
     cdef floating* Vg
     cdef floating* row
     cdef floating* grow
-    cdef floating e, cj
+    cdef floating e, cj, gsb
+    cdef intp_t r_max = 0
     if n == 0:
         return
     for g in range(L.n_groups):
-        nb += L.rows[g]
-    c = st + base
-    E = c + nb
-    A = E + nb
-    Bc = A + nb * W
-    Z = Bc + nb * W
+        r_max = max(r_max, L.rows[g])
+    A = P + S * W
+    B = A + r_max * W
+    for i in range(S):
+        R[i * W + n - 1] = eW[(n - 1) * S + i]
+        P[i * W + n - 1] = 1
+        for s in range(n - 2, -1, -1):
+            R[i * W + s] = eW[s * S + i] + dW[(s + 1) * S + i] * R[i * W + s + 1]
+            P[i * W + s] = dW[(s + 1) * S + i] * P[i * W + s + 1]
     for g in range(L.n_groups):
         r = L.rows[g]
         K = L.width[g]
         Vg = st + pat.value_offset[b0]
         for j in range(r):
-            e = E[b0 + j]
-            cj = c[b0 + j]
+            i = pat.rows[pat.row_ptr[b0 + j]]
+            for s in range(n):
+                gsb = gW[s * nb + b0 + j]
+                A[j * W + s] = gsb * P[i * W + s]
+                B[j * W + s] = gsb * R[i * W + s]
+            e = dW[i] * R[i * W]             # E = d_0 R_0
+            cj = dW[i] * P[i * W]            # c = d_0 P_0
             row = Vg + j * K
             grow = acc + L.offset[g] + j * K
             for k in range(K):
                 grow[k] += e * row[k]
                 row[k] *= cj
-        gemm_rm(<blas_int> r, <blas_int> K, <blas_int> n, <floating> 1, Bc + b0 * W,
-                <blas_int> W, Z + L.z_offset[g], <blas_int> L.z_size, <floating> 1,
-                acc + L.offset[g], <blas_int> K)
-        gemm_rm(<blas_int> r, <blas_int> K, <blas_int> n, <floating> 1, A + b0 * W,
-                <blas_int> W, Z + L.z_offset[g], <blas_int> L.z_size, <floating> 1, Vg,
+        gemm_rm(<blas_int> r, <blas_int> K, <blas_int> n, <floating> 1, B, <blas_int> W,
+                zW + L.z_offset[g], <blas_int> L.z_size, <floating> 1, acc + L.offset[g],
                 <blas_int> K)
+        gemm_rm(<blas_int> r, <blas_int> K, <blas_int> n, <floating> 1, A, <blas_int> W,
+                zW + L.z_offset[g], <blas_int> L.z_size, <floating> 1, Vg, <blas_int> K)
         b0 += r
     ints[0] = 0

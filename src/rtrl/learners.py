@@ -753,10 +753,12 @@ class SnAp(OnlineLearner):
     :func:`rtrl.sequence_gradient`), the scalar recurrences of a dense Elman or GRU network
     are unrolled over windows of up to :attr:`window` = w steps,
     :math:`V_w = c \odot V_0 + A Z` and :math:`\sum_t e_t V_t = E \odot V_0 + B Z`
-    (:math:`Z` the window's inputs :math:`z_t`, :math:`A, B` n_rows x w coefficients
-    updated in O(w) per row and step), so the O(P) passes over the influence and the
+    (:math:`Z` the window's inputs :math:`z_t`; the n_rows x w coefficients :math:`A, B`
+    come at the window's end from backward recursions over the stored :math:`D_t[i, i]`,
+    :math:`\bar e_t` and :math:`G_t[i, j]` -- :math:`B` holds the rows' adjoints), so each
+    step stores O(S + n_rows) numbers and the O(P) passes over the influence and the
     gradient become two GEMMs per window. Same numbers to rounding; memory
-    :math:`n_{rows}(2 + 2w) + w \sum_g K_g` more. Per-step updates use the plain form.
+    :math:`w (2 S + n_{rows} + \sum_g K_g)` more. Per-step updates use the plain form.
 
     Memory: the kept (state, parameter) pairs, ``8`` bytes of integers, and the window.
 
@@ -865,9 +867,9 @@ class SnAp(OnlineLearner):
         size = self._influence_size(layout)
         if self.windowed(layout):
             n_blocks = sum(r for r, _ in _group_sizes(layout))
-            # c and E per block, A and B (n_blocks x window), the window's z_t
+            # per step of the window: d and e per state entry, g per block, z_t
             z_size = layout.to_kernel()["z_size"]
-            size += n_blocks * (2 + 2 * self.window) + self.window * z_size
+            size += self.window * (2 * layout.state_size + n_blocks + z_size)
         return size
 
     def kernel_spec(self, layout, itemsize):
