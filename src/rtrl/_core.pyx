@@ -532,6 +532,18 @@ cdef void _flush_window(int kind, const Layout* L, const Windowing* win, floatin
                            scratch, save_bufs)
 
 
+cdef void _flush_windows(int kind, const Layout* L, const Windowing* win, intp_t B,
+                         floating* lstate, intp_t lsize, int64_t* lint, intp_t n_ints,
+                         floating* acc, floating* scratch, floating* save_bufs) noexcept nogil:
+    # _flush_window for each of the B streams (rows of lstate and lint)
+    cdef intp_t b
+    if win.length == 0:
+        return
+    for b in range(B):
+        _flush_window(kind, L, win, lstate + b * lsize, lint + b * n_ints, acc, scratch,
+                      save_bufs)
+
+
 def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1] lint,
                   floating[::1] acc):
     """Close the open window of every stream of a learner that defers work to windows:
@@ -557,9 +569,8 @@ def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1
         scratch = _alloc(_rtrl_window_scratch(&L, win.length), sample)
     try:
         with nogil:
-            for b in range(lstate.shape[0]):
-                _flush_window(kind, &L, &win, &lstate[b, 0], &lint[b, 0], &acc[0], scratch,
-                              <floating*> NULL)
+            _flush_windows(kind, &L, &win, lstate.shape[0], &lstate[0, 0], lstate.shape[1],
+                           &lint[0, 0], lint.shape[1], &acc[0], scratch, <floating*> NULL)
     finally:
         free(scratch)
 
@@ -697,9 +708,8 @@ def online_train(dict spec, dict lspec, dict opt,
     if window_len > 0 and update_every == 1:
         # every step closes the window anyway: the per-step form, once open windows are shut
         with nogil:
-            for b in range(B):
-                _flush_window(kind, &L, &win, &lstate[b, 0], &lint[b, 0], ap, win_scratch,
-                              lscratch)
+            _flush_windows(kind, &L, &win, B, &lstate[0, 0], lsize, &lint[0, 0],
+                           lint.shape[1], ap, win_scratch, lscratch)
         window_len = 0
         win.length = 0
     try:
@@ -764,18 +774,15 @@ def online_train(dict spec, dict lspec, dict opt,
                     window[0] += 1
                 window[1] += 1
                 if update_every > 0 and window[1] >= update_every:
-                    if window_len > 0:
-                        for b in range(B):
-                            _flush_window(kind, &L, &win, &lstate[b, 0], &lint[b, 0], ap,
-                                          win_scratch, lscratch)
+                    _flush_windows(kind, &L, &win, B, &lstate[0, 0], lsize, &lint[0, 0],
+                                   lint.shape[1], ap, win_scratch, lscratch)
                     _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0],
                             &opt_v[0], &opt_t[0], g_scratch, &window[0], &states[0, 0], S,
                             &lstate[0, 0], lsize, &lint[0, 0], lint.shape[1], n_rng_skip,
                             &diverged[0], B, row)
-            if update_every <= 0 and window_len > 0:
-                for b in range(B):
-                    _flush_window(kind, &L, &win, &lstate[b, 0], &lint[b, 0], ap, win_scratch,
-                                  lscratch)
+            if update_every <= 0:
+                _flush_windows(kind, &L, &win, B, &lstate[0, 0], lsize, &lint[0, 0],
+                               lint.shape[1], ap, win_scratch, lscratch)
             if update_every == 0 and window[0] > 0:
                 _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0], &opt_v[0],
                         &opt_t[0], g_scratch, &window[0], &states[0, 0], S, &lstate[0, 0],

@@ -13,15 +13,17 @@ A model file written by ``rtrl fit`` holds ``{"model": estimator, "features": [.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from .persistence import atomic_path
 
 
 class FileError(Exception):
@@ -274,12 +276,12 @@ def predict(args) -> int:
     out_path = Path(args.out) if args.out else None
     if out_path is not None and not out_path.parent.is_dir():
         raise FileError(f"{out_path.parent}: no such directory for --out")
-    if out_path is not None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent)
-        sink = os.fdopen(fd, "w", newline="", encoding="utf-8")
-    else:
-        tmp, sink = None, sys.stdout
-    try:
+    with contextlib.ExitStack() as stack:
+        if out_path is None:
+            sink = sys.stdout
+        else:  # written beside the destination, renamed over it when complete
+            tmp = stack.enter_context(atomic_path(out_path))
+            sink = stack.enter_context(open(tmp, "w", newline="", encoding="utf-8"))
         writer = csv.writer(sink)
         writer.writerow(names)
         carry = last = None
@@ -295,12 +297,4 @@ def predict(args) -> int:
                 raise FileError(f"{args.data}: {exc}") from None
             Y = np.asarray(Y)
             writer.writerows(Y.reshape(len(Y), -1).tolist())
-        if out_path is not None:
-            sink.close()
-            os.replace(tmp, out_path)
-            tmp = None
-    finally:
-        if tmp is not None:
-            sink.close()
-            os.unlink(tmp)
     return 0

@@ -431,23 +431,33 @@ class _BaseRTRL(BaseEstimator):
         return False
 
     # ---------------------------------------------------------------------- inference
-    def _forward(self, X, sequence_id, reset: bool) -> np.ndarray:
-        """Readout y_hat for every row (pure: the live stream is not advanced)."""
+    def _forward(self, X, sequence_id, initial=None, initial_label=None):
+        """Readout y_hat for every row, the state the rows end in and their last label.
+
+        Pure: the first sequence starts from a copy of ``initial`` (if given, and if its label
+        equals ``initial_label`` or that is None), every other one from zero; the live stream
+        is not advanced."""
         check_is_fitted(self, "_w")
         X = validate_data(self, X, reset=False, dtype=self._dt())
         X = np.asarray(X, dtype=self._dt())
-        starts, lengths, _, _ = _sequence_bounds(sequence_id, X.shape[0])
+        starts, lengths, first, last = _sequence_bounds(sequence_id, X.shape[0])
+        if initial_label is not None and first != initial_label:
+            initial = None
         layout = self._layout()
         spec = layout.to_kernel()
         out = np.empty((X.shape[0], layout.n_outputs), dtype=self._dt())
         with blas_single_threaded():
             for i, (s, n) in enumerate(zip(starts, lengths, strict=True)):
-                if i == 0 and not reset:
-                    state = self._stream["states"][0].copy()
+                if i == 0 and initial is not None:
+                    state = np.array(initial, dtype=self._dt())
                 else:
                     state = np.zeros(layout.state_size, dtype=self._dt())
                 _core.forward_run(spec, self._w, X[s : s + n], state, out[s : s + n])
-        return out
+        return out, state, last
+
+    def _stream_state(self, reset: bool):
+        """Where predict's first sequence starts: None (zero) or the live stream's state."""
+        return None if reset or not hasattr(self, "_stream") else self._stream["states"][0]
 
     def to_torch(self):
         """The network as PyTorch modules ``(rnn, readout)`` with the current weights: a
@@ -462,18 +472,7 @@ class _BaseRTRL(BaseEstimator):
         """Predictions for one chunk of a longer file (``rtrl predict``): the chunk's first
         sequence continues from ``state`` when its label equals ``last_label`` (or there are
         no labels); returns ``(predictions, state at the chunk's end, its last label)``."""
-        check_is_fitted(self, "_w")
-        X = validate_data(self, X, reset=False, dtype=self._dt())
-        X = np.asarray(X, dtype=self._dt())
-        starts, lengths, first, last = _sequence_bounds(sequence_id, X.shape[0])
-        layout = self._layout()
-        spec = layout.to_kernel()
-        out = np.empty((X.shape[0], layout.n_outputs), dtype=self._dt())
-        with blas_single_threaded():
-            for i, (s, n) in enumerate(zip(starts, lengths, strict=True)):
-                if not (i == 0 and state is not None and first == last_label):
-                    state = np.zeros(layout.state_size, dtype=self._dt())
-                _core.forward_run(spec, self._w, X[s : s + n], state, out[s : s + n])
+        out, state, last = self._forward(X, sequence_id, state, last_label)
         return self._predictions(out), state, last
 
     def reset_state(self):
@@ -662,7 +661,7 @@ class RTRLRegressor(RegressorMixin, _BaseRTRL):
         -------
         y : ndarray of shape (n_steps,) or (n_steps, n_outputs)
         """
-        return self._predictions(self._forward(X, sequence_id, reset))
+        return self._predictions(self._forward(X, sequence_id, self._stream_state(reset))[0])
 
     def _predictions(self, out):
         return out[:, 0] if self._y_ndim == 1 else out
@@ -779,7 +778,7 @@ class RTRLClassifier(ClassifierMixin, _BaseRTRL):
 
     def predict_proba(self, X, sequence_id=None, reset=True):
         """Class probabilities at every step, shape (n_steps, n_classes)."""
-        out = self._forward(X, sequence_id, reset).astype(np.float64)
+        out = self._forward(X, sequence_id, self._stream_state(reset))[0].astype(np.float64)
         out -= out.max(axis=1, keepdims=True)
         np.exp(out, out=out)
         out /= out.sum(axis=1, keepdims=True)
@@ -787,7 +786,7 @@ class RTRLClassifier(ClassifierMixin, _BaseRTRL):
 
     def predict(self, X, sequence_id=None, reset=True):
         """The most probable class at every step."""
-        return self._predictions(self._forward(X, sequence_id, reset))
+        return self._predictions(self._forward(X, sequence_id, self._stream_state(reset))[0])
 
     def _predictions(self, out):
         return self.classes_[np.argmax(out, axis=1)]

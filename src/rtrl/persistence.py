@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["TRUSTED_TYPES", "UntrustedTypesError", "load", "save"]
@@ -58,6 +59,22 @@ def _skops_io():
     return skops.io
 
 
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; when the block ends without an error it is
+    renamed over ``path``, otherwise removed -- an interrupted write never leaves a partial
+    file, and a previous file stays intact."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def save(model, path: str | os.PathLike) -> Path:
     """Write ``model`` (an estimator, fitted or not, or a pipeline holding one) to ``path``
     in skops format, atomically: the file is written beside its destination and renamed
@@ -66,17 +83,9 @@ def save(model, path: str | os.PathLike) -> Path:
     Returns the path written.
     """
     sio = _skops_io()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         sio.dump(model, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return Path(path)
 
 
 def load(path: str | os.PathLike, trusted: list[str] | None = None):
