@@ -24,6 +24,7 @@ import pytest
 from conftest import CELL_CASES, make_problem, rel_err
 
 import rtrl
+from rtrl import _core
 from rtrl.cells import GRU, LSTM, Elman, Jordan
 from rtrl.learners import BPTT, KF, OK, RTRL, TBPTT, UORO, SnAp, new_update_state
 
@@ -583,3 +584,36 @@ def test_snap_state_size_counts_the_documented_pattern(kind, sparse, dtype, k):
     itemsize = np.dtype(dtype).itemsize
     expected = _expected_bytes(SnAp(k), kind, N_PAT, M_PAT, OUT_PAT, mask, itemsize, T)
     _check_state(SnAp(k), layout, dtype, expected, T)
+
+
+# OK orthogonalises its long factor A (S r_g x (r+1)) through A's Gram matrix (Cholesky, one
+# pass over A) and falls back to Householder QR only where A is ill-conditioned; both are
+# brought to the same (positive-diagonal) R_a, so the two routes must give the same numbers
+# for the same random signs -- the QR route is the oracle of the Gram route. (float64 only:
+# float32 always takes the QR route, where the test checks that the hook changes nothing.)
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("cell", ["elman", "gru", "lstm", "jordan"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_ok_gram_orthogonalisation_matches_householder_qr(cell, rank, dtype):
+    cell = rtrl.cells.make_cell(cell)
+    params = {k: v.astype(dtype) for k, v in cell.init_params(12, 3, 2, random_state=1).items()}
+    rng = np.random.default_rng(rank)
+    X = rng.normal(size=(60, 3)).astype(dtype)
+    y = rng.normal(size=(60, 2)).astype(dtype)
+
+    def run(gram):
+        _core._ok_orthogonalise_by_gram(gram)
+        try:
+            return rtrl.sequence_gradient(
+                params, X, y, cell=cell, learner=OK(rank), random_state=3
+            )
+        finally:
+            _core._ok_orthogonalise_by_gram(True)
+
+    a, b = run(True), run(False)
+    tol = 1e-9 if dtype == np.float64 else 0
+    for name in a:
+        assert np.all(np.isfinite(a[name])) and np.abs(a[name]).max() > 0
+        np.testing.assert_allclose(
+            a[name], b[name], rtol=tol, atol=tol * np.abs(b[name]).max(), err_msg=name
+        )

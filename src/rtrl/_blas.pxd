@@ -69,7 +69,7 @@ cdef inline double dot(blas_int n, const floating* x, const floating* y) noexcep
 
 
 # ---------------------------------------------------------------- LAPACK (column-major)
-from scipy.linalg.cython_lapack cimport dgeqrf, sgeqrf, dorgqr, sorgqr, dgesvd, sgesvd
+from scipy.linalg.cython_lapack cimport dgeqrf, sgeqrf, dorgqr, sorgqr, dgesvd, sgesvd, dpotrf
 
 
 cdef inline int qr_inplace(blas_int m, blas_int n, floating* a, floating* tau,
@@ -107,4 +107,16 @@ cdef inline int svd_thin(blas_int m, blas_int n, floating* a, floating* s, float
         dgesvd(&job, &job, &m, &n, a, &m, s, u, &m, vt, &k, work, &lwork, &info)
     else:
         sgesvd(&job, &job, &m, &n, a, &m, s, u, &m, vt, &k, work, &lwork, &info)
+    return info
+
+
+
+
+cdef inline int cholesky_inplace(blas_int m, double* a) noexcept nogil:
+    """Cholesky factor of the symmetric positive definite m x m matrix a (column-major,
+    lower triangle used): on return its lower triangle holds L, a = L L^T. Returns LAPACK's
+    info (> 0: not positive definite)."""
+    cdef blas_int info = 0
+    cdef char uplo = b'L'
+    dpotrf(&uplo, &m, a, &m, &info)
     return info

@@ -28,12 +28,14 @@ the only source of parallelism.
 
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.math cimport fabs, isfinite, pow, sqrt
-from libc.stdint cimport int64_t, uint64_t
+from libc.math cimport INFINITY, fabs, isfinite, pow, sqrt
+from libc.stdint cimport int64_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from ._blas cimport blas_int, dot, gemm_rm, gemm_rm_tn, gemv_rm, qr_inplace, svd_thin
+from ._blas cimport (
+    blas_int, dot, gemm_rm, gemm_rm_tn, cholesky_inplace, gemv_rm, qr_inplace, svd_thin,
+)
 from ._cells cimport (
     MAX_GROUPS, Layout, cell_D_entry, cell_jvp, cell_step, cell_step_jvp,
     cell_step_jvp_scratch, cell_vjp_G, intp_t, readout, readout_loss,
@@ -48,6 +50,10 @@ cdef extern from "_microkernels.h" nogil:
     void rtrl_axpy_avx2_f32(intp_t n, float a, const float* x, float* y)
 
 cdef extern from "_rowkernels.h" nogil:
+    void rtrl_gram3_f64(intp_t n, const double* a0, const double* a1, const double* a2,
+                        double* g)
+    void rtrl_gram3_f32(intp_t n, const float* a0, const float* a1, const float* a2,
+                        double* g)
     void rtrl_snap1_row_f64(intp_t K, double d, double g, double e, const double* z,
                             double* V, double* grad)
     void rtrl_snap1_row_f32(intp_t K, float d, float g, float e, const float* z, float* V,

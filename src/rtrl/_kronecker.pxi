@@ -42,6 +42,7 @@ cdef void _kf_step(const Layout* L, const floating* D, const floating* G, const 
     cdef floating* DA = scratch
     cdef floating* v
     cdef double n_DA, n_u, n_G, n_z, p1, p2, c1, c2
+    cdef floating a_old, a_new
     cdef bint has_old, has_new
     for g in range(L.n_groups):
         r = L.rows[g]
@@ -69,12 +70,15 @@ cdef void _kf_step(const Layout* L, const floating* D, const floating* G, const 
             c2 = rng_sign(rng)
         p1 = sqrt(n_DA / n_u) if has_old else 1
         p2 = sqrt(n_G / n_z) if has_new else 1
+        # one vectorisable pass each (multiplications by reciprocals, no branches inside)
+        a_old = <floating> (c1 * p1) if has_old else 0
+        a_new = <floating> (c2 * p2) if has_new else 0
         for i in range(K):
-            u[i] = <floating> ((c1 * p1 * u[i] if has_old else 0)
-                               + (c2 * p2 * zg[i] if has_new else 0))
+            u[i] = a_old * u[i] + a_new * zg[i]
+        a_old = <floating> (c1 / p1) if has_old else 0
+        a_new = <floating> (c2 / p2) if has_new else 0
         for i in range(S * r):
-            A[i] = <floating> ((c1 * DA[i] / p1 if has_old else 0)
-                               + (c2 * Gg[i] / p2 if has_new else 0))
+            A[i] = a_old * DA[i] + a_new * Gg[i]
         if has_error:
             _kron_gradient(L, g, 1, u, A, e_bar, acc, v)
         st += K + S * r
@@ -92,6 +96,36 @@ cdef void _householder_complement(intp_t n, const double* v, double* W) noexcept
         for i in range(n):
             W[i + (j - 1) * n] = ((1.0 if i == j else 0.0)
                                   - 2.0 * (h0 if i == 0 else v[i]) * v[j] / hh)
+
+
+cdef bint _ok_gram = 1    # OK orthogonalises its long factor through the Gram matrix
+
+
+def _ok_orthogonalise_by_gram(bint enabled):
+    """Testing hook: ``False`` makes OK orthogonalise every factor by Householder QR."""
+    global _ok_gram
+    _ok_gram = enabled
+
+
+cdef void _gram(intp_t n, intp_t m, const floating* a, double* g) noexcept nogil:
+    # g = a^T a (lower triangle, column-major m x m) of the column-major n x m matrix a, in
+    # float64, in one pass over a
+    cdef intp_t b, p, q
+    cdef double ap
+    cdef double g6[6]
+    if m == 3:                                  # rank 2, the default: a vectorised kernel
+        if floating is double:
+            rtrl_gram3_f64(n, a, a + n, a + 2 * n, g6)
+        else:
+            rtrl_gram3_f32(n, a, a + n, a + 2 * n, g6)
+        g[0], g[1], g[2], g[4], g[5], g[8] = g6[0], g6[1], g6[2], g6[3], g6[4], g6[5]
+        return
+    memset(g, 0, m * m * sizeof(double))
+    for b in range(n):
+        for p in range(m):
+            ap = a[b + p * n]
+            for q in range(p, m):
+                g[q + p * m] += ap * a[b + q * n]
 
 
 cdef void _ok_step(const Layout* L, intp_t rank, const floating* D, const floating* G,
@@ -117,6 +151,8 @@ cdef void _ok_step(const Layout* L, intp_t rank, const floating* D, const floati
     cdef double* vv
     cdef double* W
     cdef double s_sum, big, scale
+    cdef double* V
+    cdef bint use_gram
     cdef blas_int lwork
     for g in range(L.n_groups):
         r = L.rows[g]
@@ -134,11 +170,14 @@ cdef void _ok_step(const Layout* L, intp_t rank, const floating* D, const floati
         VT = Lm + m * m
         Ru = VT + m * m
         Ra = Ru + m * m
-        xs = <double*> (Ra + m * m)
+        # the doubles start on an 8-byte boundary (LAPACK's dsyev reads V and its work with
+        # vector loads; with float32 entries before them they could start mid-double)
+        xs = <double*> ((<uintptr_t> (Ra + m * m) + 7) & ~(<uintptr_t> 7))
         ys = xs + m * rank
         vv = ys + m * rank
         W = vv + m
-        work = <floating*> (W + m * m)
+        V = W + m * m
+        work = <floating*> (V + m * m)
         lwork = <blas_int> (8 * (N + K + m) + 16 * m * m + 64 * m)
         for i in range(rank):
             memcpy(Uc + i * K, us + i * K, K * sizeof(floating))
@@ -151,8 +190,38 @@ cdef void _ok_step(const Layout* L, intp_t rank, const floating* D, const floati
         ma = min(N, m)
         qr_inplace(<blas_int> K, <blas_int> m, Uc, tau, work, lwork)
         memcpy(Ru, work, mu * m * sizeof(floating))
-        qr_inplace(<blas_int> N, <blas_int> m, Ac, tau, work, lwork)
-        memcpy(Ra, work, ma * m * sizeof(floating))
+        # A (n^2 x m, the long side) through its Gram matrix, summed in float64 in one pass:
+        # A^T A = R_a^T R_a (Cholesky, R_a upper triangular with a positive diagonal), Q_a =
+        # A R_a^-1 left implicit -- step 4 maps back through A itself. That R_a is A's QR
+        # factor with the positive-diagonal convention, which the Householder route (about
+        # seven passes over A) is brought to as well, so both give the same numbers to
+        # rounding (eps cond(A): step 4's product with A cancels that much). So Householder
+        # is used where A is ill-conditioned (diagonal ratio of R_a below 1e-5) and in
+        # float32, whose eps times cond(A) would show.
+        use_gram = floating is double and _ok_gram
+        if use_gram:
+            _gram(N, m, Ac, V)
+            use_gram = cholesky_inplace(<blas_int> m, V) == 0
+        if use_gram:
+            big = 0
+            scale = INFINITY
+            for j in range(m):
+                big = max(big, V[j + j * m])
+                scale = min(scale, V[j + j * m])
+            use_gram = scale > 1e-5 * big
+        if use_gram:
+            for j in range(m):                  # R_a = L^T
+                for b in range(m):
+                    Ra[j + b * ma] = <floating> (V[b + j * m] if b >= j else 0)
+        else:
+            qr_inplace(<blas_int> N, <blas_int> m, Ac, tau, work, lwork)
+            memcpy(Ra, work, ma * m * sizeof(floating))
+            for j in range(ma):                 # the positive-diagonal convention
+                if Ra[j + j * ma] < 0:
+                    for b in range(m):
+                        Ra[j + b * ma] = -Ra[j + b * ma]
+                    for b in range(N):
+                        Ac[b + j * N] = -Ac[b + j * N]
         for j in range(ma):                     # C = R_u R_a^T (mu x ma, column-major)
             for i in range(mu):
                 s_sum = 0
@@ -203,18 +272,23 @@ cdef void _ok_step(const Layout* L, intp_t rank, const floating* D, const floati
                         for i in range(ma):
                             ys[i + (top + j) * m] += (scale * W[b + j * (kk + 1)]
                                                       * VT[(top + b) + i * q])
-        # 4. back to the original bases: u_i = Q_u x_i, vec A_i = Q_a y_i
-        for i in range(rank):
-            for b in range(K):
-                s_sum = 0
-                for j in range(mu):
-                    s_sum += Uc[b + j * K] * xs[j + i * m]
-                us[i * K + b] = <floating> s_sum
-            for b in range(N):
-                s_sum = 0
-                for j in range(ma):
-                    s_sum += Ac[b + j * N] * ys[j + i * m]
-                As[i * N + b] = <floating> s_sum
+        # 4. back to the original bases: u_i = Q_u x_i, vec A_i = Q_a y_i -- as GEMMs, rows
+        # [u_1; ..] = X^T Q_u^T and [vec A_1; ..] = Y^T Q_a^T (the coefficients in `work`)
+        for i in range(m * rank):
+            work[i] = <floating> xs[i]
+            work[m * rank + i] = <floating> ys[i]
+        if use_gram:                            # Q_a y = A (R_a^-1 y): back-substitution
+            for i in range(rank):
+                for j in range(m - 1, -1, -1):
+                    s_sum = ys[j + i * m]
+                    for b in range(j + 1, m):
+                        s_sum -= V[b + j * m] * vv[b]
+                    vv[j] = s_sum / V[j + j * m]
+                    work[m * rank + i * m + j] = <floating> vv[j]
+        gemm_rm(<blas_int> rank, <blas_int> K, <blas_int> mu, <floating> 1, work, <blas_int> m,
+                Uc, <blas_int> K, <floating> 0, us, <blas_int> K)
+        gemm_rm(<blas_int> rank, <blas_int> N, <blas_int> ma, <floating> 1, work + m * rank,
+                <blas_int> m, Ac, <blas_int> N, <floating> 0, As, <blas_int> N)
         if has_error:
             _kron_gradient(L, g, rank, us, As, e_bar, acc, Ac)  # Ac: N >= r_g free entries
         st += rank * (K + N)
@@ -227,7 +301,7 @@ cdef intp_t _ok_scratch(const Layout* L, intp_t rank) noexcept nogil:
         K = L.width[g]
         N = L.S * L.rows[g]
         here = (K * m + N * m + m + 5 * m * m + m
-                + 2 * (2 * m * rank + m + m * m)
+                + 2 * (2 * m * rank + 2 * m + 2 * m * m)
                 + 8 * (N + K + m) + 16 * m * m + 64 * m + N + K)
         need = max(need, here)
-    return need + 8
+    return need + 10

@@ -298,4 +298,62 @@ static void rtrl_gemv2_f32(ptrdiff_t rows, ptrdiff_t K, const float* W, ptrdiff_
                                                                           a, b);
 }
 
+/*
+ * rtrl_gram3: the 6 distinct entries of the Gram matrix of three columns a0, a1, a2 of length
+ * n, summed in float64 whatever the input type (g = [a0.a0, a1.a0, a2.a0, a1.a1, a2.a1,
+ * a2.a2]) -- OK's rank-2 orthogonalisation of its n^2 x 3 factors in one pass.
+ */
+#define RTRL_GRAM3_GENERIC(T, NAME)                                                          \
+    static void NAME##_gram3_generic(ptrdiff_t n, const T* a0, const T* a1, const T* a2,    \
+                                     double* g) {                                            \
+        double s00 = 0, s10 = 0, s20 = 0, s11 = 0, s21 = 0, s22 = 0;                         \
+        for (ptrdiff_t b = 0; b < n; b++) {                                                  \
+            double x = a0[b], y = a1[b], z = a2[b];                                          \
+            s00 += x * x, s10 += y * x, s20 += z * x, s11 += y * y, s21 += z * y;            \
+            s22 += z * z;                                                                    \
+        }                                                                                    \
+        g[0] = s00, g[1] = s10, g[2] = s20, g[3] = s11, g[4] = s21, g[5] = s22;              \
+    }
+
+RTRL_GRAM3_GENERIC(double, rtrl_f64)
+RTRL_GRAM3_GENERIC(float, rtrl_f32)
+
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define RTRL_GRAM3_AVX2(T, NAME, LOAD)                                                       \
+    RTRL_ROW_AVX2 static void NAME##_gram3_avx2(ptrdiff_t n, const T* a0, const T* a1,       \
+                                                const T* a2, double* g) {                    \
+        __m256d s00 = _mm256_setzero_pd(), s10 = s00, s20 = s00, s11 = s00, s21 = s00;       \
+        __m256d s22 = s00;                                                                   \
+        ptrdiff_t b = 0;                                                                     \
+        for (; b + 4 <= n; b += 4) {                                                         \
+            __m256d x = LOAD(a0 + b), y = LOAD(a1 + b), z = LOAD(a2 + b);                    \
+            s00 = _mm256_fmadd_pd(x, x, s00);                                                \
+            s10 = _mm256_fmadd_pd(y, x, s10);                                                \
+            s20 = _mm256_fmadd_pd(z, x, s20);                                                \
+            s11 = _mm256_fmadd_pd(y, y, s11);                                                \
+            s21 = _mm256_fmadd_pd(z, y, s21);                                                \
+            s22 = _mm256_fmadd_pd(z, z, s22);                                                \
+        }                                                                                    \
+        NAME##_gram3_generic(n - b, a0 + b, a1 + b, a2 + b, g);                              \
+        g[0] += rtrl_hsum_pd(s00), g[1] += rtrl_hsum_pd(s10), g[2] += rtrl_hsum_pd(s20);     \
+        g[3] += rtrl_hsum_pd(s11), g[4] += rtrl_hsum_pd(s21), g[5] += rtrl_hsum_pd(s22);     \
+    }
+#define RTRL_LOAD_PD(p) _mm256_loadu_pd(p)
+#define RTRL_LOAD_PS_AS_PD(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+RTRL_GRAM3_AVX2(double, rtrl_f64, RTRL_LOAD_PD)
+RTRL_GRAM3_AVX2(float, rtrl_f32, RTRL_LOAD_PS_AS_PD)
+#else
+#define rtrl_f64_gram3_avx2 rtrl_f64_gram3_generic
+#define rtrl_f32_gram3_avx2 rtrl_f32_gram3_generic
+#endif
+
+static void rtrl_gram3_f64(ptrdiff_t n, const double* a0, const double* a1, const double* a2,
+                           double* g) {
+    RTRL_ROW_DISPATCH(gram3, rtrl_f64_gram3_generic, rtrl_f64_gram3_avx2)(n, a0, a1, a2, g);
+}
+static void rtrl_gram3_f32(ptrdiff_t n, const float* a0, const float* a1, const float* a2,
+                           double* g) {
+    RTRL_ROW_DISPATCH(gram3, rtrl_f32_gram3_generic, rtrl_f32_gram3_avx2)(n, a0, a1, a2, g);
+}
+
 #endif /* RTRL_ROWKERNELS_H */
