@@ -21,79 +21,34 @@ import argparse
 
 import numpy as np
 
-import rtrl
 from rtrl._baselines import numpy_rtrl_elman
-from rtrl.benchmark import machine_summary, rates
-from rtrl.learners import RTRL, new_update_state
+from rtrl.benchmark import _Problem, machine_summary, rates
+from rtrl.learners import RTRL
 from rtrl.optim import Adam
 
 
-def bench_size(n, dtype, threads, min_time, m=8, n_out=1, with_numpy=True):
-    cell = rtrl.cells.Elman()
-    params = cell.init_params(n, m, n_out, random_state=0, dtype=dtype)
-    layout = cell.infer_layout(params)
-    S, P = layout.state_size, layout.n_recurrent_params
-    flat = layout.pack(params, dtype)
+def bench_size(n, dtype, threads, min_time, with_numpy=True):
+    S = n
+    P = n * (n + 8 + 2)
     steps = max(2, int(2e8 / (2 * S * S * P)))  # ~0.2 GFlop per call
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(steps, m)).astype(dtype)
-    Y = rng.normal(size=(steps, n_out)).astype(dtype)
-    weights = np.ones(steps, dtype=dtype)
-    labels = np.empty(0, dtype=np.intp)
-    learner = RTRL(window=0)  # the per-step form
-    learner_state = learner.init_state(layout, dtype)
-    states = np.zeros((1, S), dtype=dtype)
-    gradient_only = new_update_state(layout.n_params, dtype)
-    online = new_update_state(layout.n_params, dtype, optimizer=Adam(1e-6))
-    w_online = flat.copy()
-    starts, lengths = np.array([0], dtype=np.intp), np.array([steps], dtype=np.intp)
-    ends = np.array([1], dtype=np.intp)
-
-    def run(nt, update, update_every, w):
-        learner.train(
-            layout,
-            w,
-            X,
-            Y,
-            labels,
-            weights,
-            starts,
-            lengths,
-            ends,
-            states,
-            learner_state,
-            update,
-            update_every,
-            0,
-            nt,
-        )
-
-    D = rng.normal(size=(S, S)).astype(dtype)
-    Jb = rng.normal(size=(S, P)).astype(dtype)
-    out = np.empty_like(Jb)
+    pb = _Problem(n, steps, dtype)
+    assert (pb.layout.state_size, pb.layout.n_recurrent_params) == (S, P)
     gemm_reps = max(1, steps // 4)
-
-    def gemm(reps=gemm_reps):
-        for _ in range(reps):
-            np.matmul(D, Jb, out=out)
-
     contenders = {}
     for nt in threads:
-        # the gradient of a sequence (what the NumPy baseline computes)
-        contenders[f"rtrl@{nt}"] = (
-            lambda nt=nt: run(nt, gradient_only, -1, flat),
-            steps,
-            1,  # BLAS single-threaded inside the OpenMP kernel
-        )
-        contenders[f"gemm@{nt}"] = (gemm, gemm_reps, nt)
+        # the gradient of a sequence (what the NumPy baseline computes); BLAS single-threaded
+        # inside the OpenMP kernel, NumPy's GEMM on as many threads as the kernel
+        contenders[f"rtrl@{nt}"] = (pb.trainer(RTRL(window=0), n_threads=nt), steps, 1)
+        contenders[f"gemm@{nt}"] = (pb.gemm(P, gemm_reps), gemm_reps, nt)
     # fully online training: the same, plus an Adam update of every weight at every step
-    contenders["online@1"] = (lambda: run(1, online, 1, w_online), steps, 1)
+    online = pb.trainer(RTRL(window=0), update_every=1, optimizer=Adam(1e-6))
+    contenders["online@1"] = (online, steps, 1)
     if with_numpy:
-        Jn = np.zeros((S, P), dtype=dtype)
-        sn = np.zeros(S, dtype=dtype)
-        gn = np.zeros(layout.n_params, dtype=dtype)
+        Jn = np.zeros((S, P), dtype=pb.dtype)
+        sn = np.zeros(S, dtype=pb.dtype)
+        gn = np.zeros(pb.layout.n_params, dtype=pb.dtype)
         contenders["numpy"] = (
-            lambda: numpy_rtrl_elman(flat, layout, X, Y, weights, sn, Jn, gn),
+            lambda: numpy_rtrl_elman(pb.w, pb.layout, pb.X, pb.Y, pb.weights, sn, Jn, gn),
             steps,
             1,
         )

@@ -6,14 +6,12 @@ Each benchmark advances one stream of ``STEPS`` steps with fixed parameters (the
 per-step form.
 """
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
-import rtrl
-from rtrl.learners import KF, OK, RTRL, TBPTT, UORO, SnAp, new_update_state
+from rtrl.benchmark import _Problem
+from rtrl.learners import KF, OK, RTRL, TBPTT, UORO, SnAp
 
 STEPS = 32
-M_INPUTS = 8
 
 LEARNERS = {
     "rtrl": lambda: RTRL(window=0),
@@ -30,25 +28,8 @@ class _Kernel:
     def _setup(self, learner, cell, n, dtype, n_streams=1, n_threads=1):
         # the kernels thread with OpenMP; BLAS inside them stays on one thread (as in rtrl)
         self._blas = threadpool_limits(limits=1, user_api="blas")
-        dtype = np.dtype(dtype).type
-        cell = rtrl.cells.make_cell(cell)
-        params = cell.init_params(n, M_INPUTS, 1, random_state=0, dtype=dtype)
-        layout = cell.infer_layout(params)
-        learner = LEARNERS[learner]()
-        rng = np.random.default_rng(0)
-        rows = STEPS * n_streams
-        X = rng.normal(size=(rows, M_INPUTS)).astype(dtype)
-        Y = rng.normal(size=(rows, 1)).astype(dtype)
-        state = learner.init_state(layout, dtype, n_streams=n_streams, random_state=0)
-        update = new_update_state(layout.n_params, dtype)
-        states = np.zeros((n_streams, layout.state_size), dtype=dtype)
-        w = layout.pack(params, dtype)
-        args = (
-            layout, w, X, Y, np.empty(0, np.intp), np.ones(rows, dtype=dtype),
-            np.arange(n_streams, dtype=np.intp) * STEPS, np.full(n_streams, STEPS, np.intp),
-            np.ones(n_streams, np.intp), states, state, update, -1, 0, n_threads,
-        )  # fmt: skip
-        self.run = lambda: learner.train(*args)
+        problem = _Problem(n, STEPS, dtype, streams=n_streams, cell=cell)
+        self.run = problem.trainer(LEARNERS[learner](), n_threads=n_threads)
         self.run()  # first-touch of the state outside the timing
 
     def teardown(self, *params):

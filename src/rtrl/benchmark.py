@@ -97,17 +97,35 @@ def rates(contenders: dict[str, tuple[Callable, int, int]], min_time: float, rou
 
 
 class _Problem:
-    """An Elman network of n units and a random sequence of T steps (B streams)."""
+    """A network of n units (``cell``, m inputs, one output; ``density`` < 1 masks
+    ``weight_hh`` at random) and a random sequence of T steps for each of B streams: the
+    one set-up behind ``rtrl bench``, ``benchmarks/*.py`` and the asv suite."""
 
-    def __init__(self, n: int, T: int, dtype=np.float64, streams: int = 1, seed: int = 0):
-        cell = Elman()
+    def __init__(
+        self,
+        n: int,
+        T: int,
+        dtype=np.float64,
+        streams: int = 1,
+        seed: int = 0,
+        cell="elman",
+        density: float = 1.0,
+        m: int = M_INPUTS,
+    ):
+        from .cells import make_cell
+
+        cell = make_cell(cell)
         self.dtype = np.dtype(dtype).type
-        params = cell.init_params(n, M_INPUTS, 1, random_state=seed, dtype=self.dtype)
+        params = cell.init_params(n, m, 1, random_state=seed, dtype=self.dtype)
         self.layout = cell.infer_layout(params)
+        if density < 1.0:
+            mask = np.random.default_rng(seed).random((n, n)) < density
+            params["weight_hh"] *= mask
+            self.layout = self.layout.with_mask(mask)
         self.w = self.layout.pack(params, self.dtype)
         rng = np.random.default_rng(seed)
         self.T, self.B = T, streams
-        self.X = rng.normal(size=(T * streams, M_INPUTS)).astype(self.dtype)
+        self.X = rng.normal(size=(T * streams, m)).astype(self.dtype)
         self.Y = rng.normal(size=(T * streams, 1)).astype(self.dtype)
         self.weights = np.ones(T * streams, dtype=self.dtype)
 
