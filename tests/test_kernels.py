@@ -144,7 +144,7 @@ def test_kernels_release_the_gil(learner):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n", [3, 7, 13, 24])
+@pytest.mark.parametrize("n", [3, 7, 13, 24, 31])
 def test_small_state_kernels_equal_the_blas_path(cell_case, n, dtype, force_threads):
     """The register-tiled kernels for small states (ragged rows and columns included) give
     the BLAS path's gradient, and the one-thread result equals the two-thread one."""

@@ -37,7 +37,7 @@ from ._blas cimport (
     blas_int, dot, gemm_rm, gemm_rm_tn, cholesky_inplace, gemv_rm, qr_inplace, svd_thin,
 )
 from ._cells cimport (
-    MAX_GROUPS, Layout, cell_D_entry, cell_jvp, cell_step, cell_step_jvp,
+    CELL_JORDAN, CELL_LSTM, MAX_GROUPS, Layout, cell_D_entry, cell_jvp, cell_step, cell_step_jvp,
     cell_step_jvp_scratch, cell_vjp_G, intp_t, readout, readout_loss,
 )
 cdef extern from "_microkernels.h" nogil:
@@ -83,10 +83,10 @@ def _set_min_flops_per_thread(intp_t flops):
     previous = _min_flops_per_thread
     _min_flops_per_thread = max(flops, 1)
     return previous
-cdef intp_t _small_state_max = 48
+cdef intp_t _small_state_max = 64
 
 
-def _set_microkernels(bint enabled, intp_t max_state=48):
+def _set_microkernels(bint enabled, intp_t max_state=64):
     """Use (if the CPU allows) or bypass the small-state kernels for states up to
     ``max_state``; returns the previous ``(enabled, max_state)``. For tests and benchmarks."""
     global _microkernels, _small_state_max
@@ -189,17 +189,45 @@ cdef void _influence_block(const Layout* L,
                            floating* out,          # OUT J_t[:, c0:c1]
                            intp_t ld_out           #     its row stride
                            ) noexcept nogil:
-    cdef intp_t S = L.S, bw = c1 - c0
-    cdef intp_t g, i, j, k, r, K, off, lo, hi, j0, j1, ka, kb, col
+    cdef intp_t S = L.S, bw = c1 - c0, i
+    cdef bint small = _microkernels and S <= _small_state_max
+    if small:
+        # out = D_t @ J_{t-1}[:, c0:c1] and grad += e_bar (D_t J_{t-1}) in one register-tiled
+        # pass that never reads out; then I_t, with its share of the read-out
+        if floating is double:
+            rtrl_update_f64(<int> S, <int> bw, D, J_in, ld_in, out, ld_out,
+                            e_bar if has_error else NULL, grad + c0)
+        else:
+            rtrl_update_f32(<int> S, <int> bw, D, J_in, ld_in, out, ld_out,
+                            e_bar if has_error else NULL, grad + c0)
+        _add_immediate(L, G, z, e_bar if has_error else NULL, grad, c0, c1, out, ld_out)
+        return
+    # out = I_t[:, c0:c1], then out += D_t @ J_{t-1}[:, c0:c1]: writing I_t first lets the
+    # GEMM run with beta = 1, which spares BLAS a separate pass to clear the output
+    for i in range(S):
+        memset(out + i * ld_out, 0, bw * sizeof(floating))
+    _add_immediate(L, G, z, NULL, grad, c0, c1, out, ld_out)
+    gemm_rm(<int> S, <int> bw, <int> S, <floating> 1, D, <int> S, J_in, <int> ld_in,
+            <floating> 1, out, <int> ld_out)
+    # grad[c0:c1] += J_t[:, c0:c1]^T e_bar while the block is still in cache
+    if has_error:
+        gemv_rm(True, <int> S, <int> bw, <floating> 1, out, <int> ld_out, e_bar, <floating> 1,
+                grad + c0)
+
+
+cdef void _add_immediate(const Layout* L, const floating* G, const floating* z,
+                         const floating* e_bar, floating* grad, intp_t c0, intp_t c1,
+                         floating* out, intp_t ld_out) noexcept nogil:
+    # out += I_t[:, c0:c1] (column off_g + j K_g + k of group g holds G_g[:, j] z_g[k]) and,
+    # if e_bar is not NULL, grad += e_bar I_t there -- O(nnz(G) K) work
+    cdef intp_t S = L.S
+    cdef intp_t g, i, j, k, q, r, K, off, lo, hi, j0, j1, ka, kb, col
+    cdef bint jordan
     cdef const floating* Gg
     cdef const floating* zg
     cdef floating* row
-    cdef floating gij
-    # out = I_t[:, c0:c1] (column off_g + j K_g + k of group g holds G_g[:, j] z_g[k]), then
-    # out += D_t @ J_{t-1}[:, c0:c1]. Writing I_t first lets the GEMM run with beta = 1,
-    # which spares BLAS a separate pass to clear the output.
-    for i in range(S):
-        memset(out + i * ld_out, 0, bw * sizeof(floating))
+    cdef floating* grow
+    cdef floating gij, eg
     for g in range(L.n_groups):
         off = L.offset[g]
         K = L.width[g]
@@ -216,28 +244,22 @@ cdef void _influence_block(const Layout* L,
             col = off + j * K                     # first column of row j of W_g
             ka = max(lo, col) - col
             kb = min(hi, col + K) - col
-            for i in range(S):
+            grow = grad + col
+            # the state entries gate row j reaches: its unit (and, for the LSTM, that unit's
+            # cell); every entry for the Jordan readout
+            jordan = L.kind == CELL_JORDAN and g == 1
+            for q in range(S if jordan else (2 if L.kind == CELL_LSTM else 1)):
+                i = q if jordan else j % L.n + q * L.n
                 gij = Gg[i * r + j]
                 if gij == 0:
                     continue
                 row = out + i * ld_out + (col - c0)
                 for k in range(ka, kb):
                     row[k] = row[k] + gij * zg[k]
-    if _microkernels and S <= _small_state_max:
-        # GEMM and gradient read-out in one register-tiled pass
-        if floating is double:
-            rtrl_update_f64(<int> S, <int> bw, D, J_in, ld_in, out, ld_out,
-                            e_bar if has_error else NULL, grad + c0)
-        else:
-            rtrl_update_f32(<int> S, <int> bw, D, J_in, ld_in, out, ld_out,
-                            e_bar if has_error else NULL, grad + c0)
-        return
-    gemm_rm(<int> S, <int> bw, <int> S, <floating> 1, D, <int> S, J_in, <int> ld_in,
-            <floating> 1, out, <int> ld_out)
-    # grad[c0:c1] += J_t[:, c0:c1]^T e_bar while the block is still in cache
-    if has_error:
-        gemv_rm(True, <int> S, <int> bw, <floating> 1, out, <int> ld_out, e_bar, <floating> 1,
-                grad + c0)
+                if e_bar != NULL and e_bar[i] != 0:
+                    eg = e_bar[i] * gij
+                    for k in range(ka, kb):
+                        grow[k] = grow[k] + eg * zg[k]
 
 
 cdef inline intp_t _boundary_block(bint right, intp_t lo, intp_t hi, intp_t k,
