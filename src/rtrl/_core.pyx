@@ -50,6 +50,8 @@ cdef extern from "_microkernels.h" nogil:
     void rtrl_axpy_avx2_f32(intp_t n, float a, const float* x, float* y)
 
 cdef extern from "_rowkernels.h" nogil:
+    void rtrl_scale_row_f64(intp_t K, double c, double e, double* V, double* grad)
+    void rtrl_scale_row_f32(intp_t K, float c, float e, float* V, float* grad)
     void rtrl_gram3_f64(intp_t n, const double* a0, const double* a1, const double* a2,
                         double* g)
     void rtrl_gram3_f32(intp_t n, const float* a0, const float* a1, const float* a2,

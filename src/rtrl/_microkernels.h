@@ -20,15 +20,14 @@
 
 #include <stddef.h>
 
+#include "_cpu_features.h"
+
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
 #define RTRL_HAVE_MICROKERNELS 1
 #include <immintrin.h>
 #define RTRL_AVX2 __attribute__((target("avx2,fma")))
 
-static int rtrl_microkernels_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+static int rtrl_microkernels_available(void) { return rtrl_cpu_avx2_fma(); }
 
 /* Columns [0, end) go to the 3-vector tiles (w wide), the rest to the 2-vector tiles (h wide)
  * and single columns: take as many w-tiles as leave a multiple of h behind, if any count does,

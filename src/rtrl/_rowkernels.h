@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "_cpu_features.h"
+
 #define RTRL_ROW_GENERIC(T, NAME)                                                            \
     static void NAME##_snap1_generic(ptrdiff_t K, T d, T g, T e, const T* restrict z,        \
                                      T* restrict V, T* restrict grad) {                      \
@@ -49,15 +51,6 @@ RTRL_ROW_GENERIC(float, rtrl_f32)
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
 #define RTRL_ROW_AVX2 __attribute__((target("avx2,fma")))
-
-static int rtrl_row_avx2(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return cached;
-}
 
 RTRL_ROW_AVX2 static void rtrl_f64_snap1_avx2(ptrdiff_t K, double d, double g, double e,
                                               const double* restrict z, double* restrict V,
@@ -156,7 +149,7 @@ RTRL_ROW_AVX2 static double rtrl_f32_uoro_avx2(ptrdiff_t K, float s, float v,
     return norm;
 }
 
-#define RTRL_ROW_DISPATCH(NAME, GENERIC, AVX2) (rtrl_row_avx2() ? AVX2 : GENERIC)
+#define RTRL_ROW_DISPATCH(NAME, GENERIC, AVX2) (rtrl_cpu_avx2_fma() ? AVX2 : GENERIC)
 #else
 #define RTRL_ROW_DISPATCH(NAME, GENERIC, AVX2) GENERIC
 #define rtrl_f64_snap1_avx2 rtrl_f64_snap1_generic
@@ -354,6 +347,40 @@ static void rtrl_gram3_f64(ptrdiff_t n, const double* a0, const double* a1, cons
 static void rtrl_gram3_f32(ptrdiff_t n, const float* a0, const float* a1, const float* a2,
                            double* g) {
     RTRL_ROW_DISPATCH(gram3, rtrl_f32_gram3_generic, rtrl_f32_gram3_avx2)(n, a0, a1, a2, g);
+}
+
+/*
+ * rtrl_scale_row: grad[k] += e V[k], then V[k] *= c -- the row pass at the end of a windowed
+ * SnAp-1 window (E V_0 read out, V_0 scaled by prod d). The AVX2 variant is the same loop,
+ * compiled for AVX2 (the compiler vectorises it; no reduction is involved).
+ */
+#define RTRL_SCALE_BODY(T)                                                                   \
+    {                                                                                        \
+        ptrdiff_t k;                                                                         \
+        if (e != 0)                                                                          \
+            for (k = 0; k < K; k++) grad[k] += e * V[k];                                     \
+        for (k = 0; k < K; k++) V[k] *= c;                                                   \
+    }
+static void rtrl_f64_scale_generic(ptrdiff_t K, double c, double e, double* restrict V,
+                                   double* restrict grad) RTRL_SCALE_BODY(double)
+static void rtrl_f32_scale_generic(ptrdiff_t K, float c, float e, float* restrict V,
+                                   float* restrict grad) RTRL_SCALE_BODY(float)
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+RTRL_ROW_AVX2 static void rtrl_f64_scale_avx2(ptrdiff_t K, double c, double e,
+                                              double* restrict V,
+                                              double* restrict grad) RTRL_SCALE_BODY(double)
+RTRL_ROW_AVX2 static void rtrl_f32_scale_avx2(ptrdiff_t K, float c, float e,
+                                              float* restrict V,
+                                              float* restrict grad) RTRL_SCALE_BODY(float)
+#else
+#define rtrl_f64_scale_avx2 rtrl_f64_scale_generic
+#define rtrl_f32_scale_avx2 rtrl_f32_scale_generic
+#endif
+static void rtrl_scale_row_f64(ptrdiff_t K, double c, double e, double* V, double* grad) {
+    RTRL_ROW_DISPATCH(scale, rtrl_f64_scale_generic, rtrl_f64_scale_avx2)(K, c, e, V, grad);
+}
+static void rtrl_scale_row_f32(ptrdiff_t K, float c, float e, float* V, float* grad) {
+    RTRL_ROW_DISPATCH(scale, rtrl_f32_scale_generic, rtrl_f32_scale_avx2)(K, c, e, V, grad);
 }
 
 #endif /* RTRL_ROWKERNELS_H */

@@ -194,9 +194,10 @@ cdef void _snap1_window_flush(const Layout* L, const SnapPattern* pat, intp_t W,
             cj = dW[i] * P[i * W]            # c = d_0 P_0
             row = Vg + j * K
             grow = acc + L.offset[g] + j * K
-            for k in range(K):
-                grow[k] += e * row[k]
-                row[k] *= cj
+            if floating is double:
+                rtrl_scale_row_f64(K, cj, e, row, grow)
+            else:
+                rtrl_scale_row_f32(K, cj, e, row, grow)
         gemm_rm(<blas_int> r, <blas_int> K, <blas_int> n, <floating> 1, B, <blas_int> W,
                 zW + L.z_offset[g], <blas_int> L.z_size, <floating> 1, acc + L.offset[g],
                 <blas_int> K)
