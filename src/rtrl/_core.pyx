@@ -85,16 +85,25 @@ def _set_min_flops_per_thread(intp_t flops):
     previous = _min_flops_per_thread
     _min_flops_per_thread = max(flops, 1)
     return previous
-cdef intp_t _small_state_max = 64
 
 
-def _set_microkernels(bint enabled, intp_t max_state=64):
-    """Use (if the CPU allows) or bypass the small-state kernels for states up to
-    ``max_state``; returns the previous ``(enabled, max_state)``. For tests and benchmarks."""
-    global _microkernels, _small_state_max
-    previous = (bool(_microkernels), _small_state_max)
+# The largest states the small-state kernels take, by dtype. Measured with `rtrl bench` on
+# the development machine (n = 16 .. 128, A/B against BLAS in one process): they win up to
+# S = 48 in float64 and S = 64 in float32 (0.92 vs 0.78 of the GEMM bound at n = 64); at
+# n = 64 float64 they tie with BLAS and at n = 128 BLAS wins in both dtypes.
+cdef intp_t _small_state_max_f64 = 48
+cdef intp_t _small_state_max_f32 = 64
+
+
+def _set_microkernels(bint enabled, intp_t max_state_f64=48, intp_t max_state_f32=64):
+    """Use (if the CPU allows) or bypass the small-state kernels for states up to the given
+    sizes; returns the previous ``(enabled, max_state_f64, max_state_f32)``. For tests and
+    benchmarks."""
+    global _microkernels, _small_state_max_f64, _small_state_max_f32
+    previous = (bool(_microkernels), _small_state_max_f64, _small_state_max_f32)
     _microkernels = enabled and rtrl_microkernels_available() != 0
-    _small_state_max = max_state
+    _small_state_max_f64 = max_state_f64
+    _small_state_max_f32 = max_state_f32
     return previous
 
 
@@ -191,8 +200,11 @@ cdef void _influence_block(const Layout* L,
                            floating* out,          # OUT J_t[:, c0:c1]
                            intp_t ld_out           #     its row stride
                            ) noexcept nogil:
-    cdef intp_t S = L.S, bw = c1 - c0, i
-    cdef bint small = _microkernels and S <= _small_state_max
+    cdef intp_t S = L.S, bw = c1 - c0, i, small_max = _small_state_max_f32
+    cdef bint small
+    if floating is double:
+        small_max = _small_state_max_f64
+    small = _microkernels and S <= small_max
     if small:
         # out = D_t @ J_{t-1}[:, c0:c1] and grad += e_bar (D_t J_{t-1}) in one register-tiled
         # pass that never reads out; then I_t, with its share of the read-out

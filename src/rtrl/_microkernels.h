@@ -5,7 +5,7 @@
  * grad[c]  += sum_i e_bar[i] out[i, c]   (if e_bar is not NULL),
  *
  * with D S x S, J and out row-major with row strides ldj and ldo. For the short inner
- * dimension of RTRL's product (K = S <= 64) BLAS spends as long packing J as multiplying;
+ * dimension of RTRL's product (K = S <= 48 in float64, 64 in float32) BLAS spends as long packing J as multiplying;
  * these kernels read J straight from cache in 4-row x 3-vector tiles (12 accumulators, enough
  * to hide the FMA latency; 2-vector tiles and single columns for the rest of a block), and
  * fold the gradient read-out into the same pass.
