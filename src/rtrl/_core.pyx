@@ -48,6 +48,10 @@ cdef extern from "_microkernels.h" nogil:
                          float* out, intp_t ldo, const float* e, float* grad)
     void rtrl_axpy_avx2_f64(intp_t n, double a, const double* x, double* y)
     void rtrl_axpy_avx2_f32(intp_t n, float a, const float* x, float* y)
+    void rtrl_axpy4_avx2_f64(intp_t n, const double* a, const double* x0, const double* x1,
+                             const double* x2, const double* x3, double* y)
+    void rtrl_axpy4_avx2_f32(intp_t n, const float* a, const float* x0, const float* x1,
+                             const float* x2, const float* x3, float* y)
 
 cdef extern from "_rowkernels.h" nogil:
     void rtrl_scale_row_f64(intp_t K, double c, double e, double* V, double* grad)
@@ -327,8 +331,11 @@ cdef void _influence_block_sparse(const Layout* L, const SparseColumns* sp,
                                   bint has_error, floating* grad, intp_t c0, intp_t c1,
                                   floating* out, intp_t ld_out) noexcept nogil:
     # out = I_t[:, c0:c1] + D_t J_{t-1}[:, c0:c1] over the stored columns; grad += e_bar J_t
-    cdef intp_t S = L.S, bw = c1 - c0, i, c, q, l, b
+    cdef intp_t S = L.S, bw = c1 - c0, i, c, q, l, b, nq, lo, n_cols
     cdef floating dv, gc
+    cdef floating a4[4]
+    cdef floating colsum[256]
+    cdef const floating* x4[4]
     cdef const floating* src
     cdef floating* dst
     for i in range(S):
@@ -341,28 +348,54 @@ cdef void _influence_block_sparse(const Layout* L, const SparseColumns* sp,
             out[i * ld_out + c - c0] += G[sp.gpos[b] + i * sp.grow[b]] * gc
     for i in range(S):
         dst = out + i * ld_out
+        nq = 0                                   # non-zeros of D's row i gathered so far
         for q in range(sp.d_ptr[i], sp.d_ptr[i + 1]):
             l = sp.d_cols[q]
             dv = D[i * S + l]
             if dv == 0:
                 continue
             src = J_in + l * ld_in
-            if _microkernels:
-                if floating is double:
-                    rtrl_axpy_avx2_f64(bw, dv, src, dst)
-                else:
-                    rtrl_axpy_avx2_f32(bw, dv, src, dst)
-            else:
+            if not _microkernels:
                 for c in range(bw):
                     dst[c] += dv * src[c]
-    if has_error:
-        for i in range(S):
-            gc = e_bar[i]
-            if gc == 0:
                 continue
-            dst = out + i * ld_out
-            for c in range(bw):
-                grad[sp.param[c0 + c]] += gc * dst[c]
+            # four rows of J per pass over the output row (one load and store of it per
+            # four FMAs)
+            a4[nq] = dv
+            x4[nq] = src
+            nq += 1
+            if nq == 4:
+                if floating is double:
+                    rtrl_axpy4_avx2_f64(bw, a4, x4[0], x4[1], x4[2], x4[3], dst)
+                else:
+                    rtrl_axpy4_avx2_f32(bw, a4, x4[0], x4[1], x4[2], x4[3], dst)
+                nq = 0
+        for q in range(nq):
+            if floating is double:
+                rtrl_axpy_avx2_f64(bw, a4[q], x4[q], dst)
+            else:
+                rtrl_axpy_avx2_f32(bw, a4[q], x4[q], dst)
+    if has_error:
+        # grad[param[c]] += (e_bar^T out)[c]: the column sums first, contiguously (S axpys per
+        # chunk of columns), then one scattered add per column instead of one per entry
+        for lo in range(0, bw, 256):
+            n_cols = min(256, bw - lo)
+            memset(colsum, 0, n_cols * sizeof(floating))
+            for i in range(S):
+                gc = e_bar[i]
+                if gc == 0:
+                    continue
+                dst = out + i * ld_out + lo
+                if _microkernels:
+                    if floating is double:
+                        rtrl_axpy_avx2_f64(n_cols, gc, dst, colsum)
+                    else:
+                        rtrl_axpy_avx2_f32(n_cols, gc, dst, colsum)
+                else:
+                    for c in range(n_cols):
+                        colsum[c] += gc * dst[c]
+            for c in range(n_cols):
+                grad[sp.param[c0 + lo + c]] += colsum[c]
 
 
 cdef void _influence_range(const Layout* L, const SparseColumns* sp, intp_t ncols,
