@@ -112,13 +112,16 @@ def test_dense_networks_have_no_mask():
     assert RTRLRegressor(hidden_size=3, random_state=0).fit(X, y).weight_hh_mask_ is None
 
 
+# n = 40: a few hundred stored columns per block, so the kernel's chunked gradient read-out
+# (256 columns at a time) and its four-rows-per-pass product see full blocks
+@pytest.mark.parametrize(("n", "density"), [(9, 0.2), (40, 0.3)])
 @pytest.mark.parametrize("cell", ["elman", "gru", "lstm"])
-def test_exact_rtrl_on_a_sparse_network_equals_bptt(cell):
+def test_exact_rtrl_on_a_sparse_network_equals_bptt(cell, n, density):
     cell = rtrl.cells.make_cell(cell)
     rng = np.random.default_rng(5)
-    shapes = cell.layout(9, 3, 2).shapes()
+    shapes = cell.layout(n, 3, 2).shapes()
     params = {k: rng.uniform(-0.6, 0.6, size=s) for k, s in shapes.items()}
-    mask = rng.random(shapes["weight_hh"]) < 0.2
+    mask = rng.random(shapes["weight_hh"]) < density
     params["weight_hh"] *= mask
     X, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 2))
     kw = dict(cell=cell, weight_hh_mask=mask)
