@@ -617,3 +617,20 @@ def test_ok_gram_orthogonalisation_matches_householder_qr(cell, rank, dtype):
         np.testing.assert_allclose(
             a[name], b[name], rtol=tol, atol=tol * np.abs(b[name]).max(), err_msg=name
         )
+
+
+# Where every weight group's long factor has no more entries than the rank (S r_g <= r), the
+# r + 1 terms of a step have rank <= r and OK keeps them exactly: it must equal exact RTRL
+# whatever the random signs. (These A have fewer rows than columns; the Gram route must not
+# take them -- it once did, 26 % off for a Jordan network.)
+@pytest.mark.parametrize(("cell", "rank"), [("elman", 1), ("jordan", 1), ("gru", 3)])
+def test_ok_is_exact_where_the_factors_fit_the_rank(cell, rank):
+    cell = rtrl.cells.make_cell(cell)
+    for seed in range(20):
+        params = cell.init_params(1, 2, 1, random_state=seed)
+        rng = np.random.default_rng(seed)
+        X, y = rng.normal(size=(30, 2)), rng.normal(size=(30, 1))
+        exact = rtrl.sequence_gradient(params, X, y, cell=cell, learner="rtrl")
+        ok = rtrl.sequence_gradient(params, X, y, cell=cell, learner=OK(rank), random_state=3)
+        for name, g in exact.items():
+            assert rel_err(ok[name], g) <= 1e-9, (seed, name)

@@ -29,6 +29,23 @@ cdef void _kron_gradient(const Layout* L, intp_t g, intp_t rank, const floating*
                 row[k] += vj * us[i * K + k]
 
 
+cdef inline void _kf_merge(intp_t n, floating a, bint with_x, const floating* x, floating b,
+                           bint with_y, const floating* y, floating* out) noexcept nogil:
+    # out = a x + b y, leaving out whichever term is absent (out may be x)
+    cdef intp_t i
+    if with_x and with_y:
+        for i in range(n):
+            out[i] = a * x[i] + b * y[i]
+    elif with_x:
+        for i in range(n):
+            out[i] = a * x[i]
+    elif with_y:
+        for i in range(n):
+            out[i] = b * y[i]
+    else:
+        memset(out, 0, n * sizeof(floating))
+
+
 cdef void _kf_step(const Layout* L, const floating* D, const floating* G, const floating* z,
                    floating* st, uint64_t* rng, const floating* e_bar, bint has_error,
                    floating* acc,
@@ -42,7 +59,6 @@ cdef void _kf_step(const Layout* L, const floating* D, const floating* G, const 
     cdef floating* DA = scratch
     cdef floating* v
     cdef double n_DA, n_u, n_G, n_z, p1, p2, c1, c2
-    cdef floating a_old, a_new
     cdef bint has_old, has_new
     for g in range(L.n_groups):
         r = L.rows[g]
@@ -70,15 +86,11 @@ cdef void _kf_step(const Layout* L, const floating* D, const floating* G, const 
             c2 = rng_sign(rng)
         p1 = sqrt(n_DA / n_u) if has_old else 1
         p2 = sqrt(n_G / n_z) if has_new else 1
-        # one vectorisable pass each (multiplications by reciprocals, no branches inside)
-        a_old = <floating> (c1 * p1) if has_old else 0
-        a_new = <floating> (c2 * p2) if has_new else 0
-        for i in range(K):
-            u[i] = a_old * u[i] + a_new * zg[i]
-        a_old = <floating> (c1 / p1) if has_old else 0
-        a_new = <floating> (c2 / p2) if has_new else 0
-        for i in range(S * r):
-            A[i] = a_old * DA[i] + a_new * Gg[i]
+        # one vectorisable pass each (multiplications by reciprocals, no branches inside; a
+        # term that is absent is not multiplied by zero, which would keep a NaN)
+        _kf_merge(K, <floating> (c1 * p1), has_old, u, <floating> (c2 * p2), has_new, zg, u)
+        _kf_merge(S * r, <floating> (c1 / p1), has_old, DA, <floating> (c2 / p2), has_new, Gg,
+                  A)
         if has_error:
             _kron_gradient(L, g, 1, u, A, e_bar, acc, v)
         st += K + S * r
@@ -150,10 +162,13 @@ cdef void _ok_step(const Layout* L, intp_t rank, const floating* D, const floati
     cdef double* ys
     cdef double* vv
     cdef double* W
-    cdef double s_sum, big, scale
+    cdef double s_sum, scale
     cdef double* V
     cdef bint use_gram
+    cdef double rank_tol = 1e-5             # float32
     cdef blas_int lwork
+    if floating is double:
+        rank_tol = 1e-13
     for g in range(L.n_groups):
         r = L.rows[g]
         K = L.width[g]
@@ -170,8 +185,8 @@ cdef void _ok_step(const Layout* L, intp_t rank, const floating* D, const floati
         VT = Lm + m * m
         Ru = VT + m * m
         Ra = Ru + m * m
-        # the doubles start on an 8-byte boundary (LAPACK's dsyev reads V and its work with
-        # vector loads; with float32 entries before them they could start mid-double)
+        # the doubles start on an 8-byte boundary (LAPACK reads V with vector loads; with
+        # float32 entries before them they could start mid-double)
         xs = <double*> ((<uintptr_t> (Ra + m * m) + 7) & ~(<uintptr_t> 7))
         ys = xs + m * rank
         vv = ys + m * rank
@@ -195,20 +210,19 @@ cdef void _ok_step(const Layout* L, intp_t rank, const floating* D, const floati
         # A R_a^-1 left implicit -- step 4 maps back through A itself. That R_a is A's QR
         # factor with the positive-diagonal convention, which the Householder route (about
         # seven passes over A) is brought to as well, so both give the same numbers to
-        # rounding (eps cond(A): step 4's product with A cancels that much). So Householder
-        # is used where A is ill-conditioned (diagonal ratio of R_a below 1e-5) and in
-        # float32, whose eps times cond(A) would show.
-        use_gram = floating is double and _ok_gram
+        # rounding while every column of A keeps a part orthogonal to the columns before it
+        # (L_jj^2 > 1e-4 ||a_j||^2, a sine above 0.01: the Gram route's R_a is then within
+        # eps cond(A)^2 <~ 1e-12 of Householder's; Cholesky is exact up to column scalings).
+        # Otherwise -- nearly dependent columns, fewer rows than columns, a zero column --
+        # and in float32 (whose eps would show through the Gram matrix) Householder does it.
+        use_gram = floating is double and _ok_gram and N >= m
         if use_gram:
             _gram(N, m, Ac, V)
-            use_gram = cholesky_inplace(<blas_int> m, V) == 0
-        if use_gram:
-            big = 0
-            scale = INFINITY
             for j in range(m):
-                big = max(big, V[j + j * m])
-                scale = min(scale, V[j + j * m])
-            use_gram = scale > 1e-5 * big
+                vv[j] = V[j + j * m]            # ||a_j||^2, before dpotrf overwrites it
+            use_gram = cholesky_inplace(<blas_int> m, V) == 0
+            for j in range(m):
+                use_gram = use_gram and V[j + j * m] * V[j + j * m] > 1e-4 * vv[j]
         if use_gram:
             for j in range(m):                  # R_a = L^T
                 for b in range(m):
@@ -234,7 +248,10 @@ cdef void _ok_step(const Layout* L, intp_t rank, const floating* D, const floati
         # 3. rank-`rank` factors x_i (in Q_u's basis), y_i (in Q_a's) with E[sum x y^T] = C
         memset(xs, 0, m * rank * sizeof(double))
         memset(ys, 0, m * rank * sizeof(double))
-        if q <= rank or sv[q - 1] <= 0:
+        # C's numerical rank: a smallest singular value at rounding level (of C's largest)
+        # is a zero -- the terms have rank <= `rank` and are kept exactly, whichever
+        # orthogonalisation rounded them
+        if q <= rank or sv[q - 1] <= rank_tol * sv[0]:
             top = min(q, rank)                  # exact: no more than `rank` components
             kk = 0
         else:

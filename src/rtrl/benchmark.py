@@ -119,7 +119,10 @@ class _Problem:
         params = cell.init_params(n, m, 1, random_state=seed, dtype=self.dtype)
         self.layout = cell.infer_layout(params)
         if density < 1.0:
-            mask = np.random.default_rng(seed).random((n, n)) < density
+            if "weight_hh" not in params:
+                raise ValueError(f"density < 1 needs a cell with weight_hh, not {cell!r}")
+            shape = params["weight_hh"].shape
+            mask = np.random.default_rng(seed).random(shape) < density
             params["weight_hh"] *= mask
             self.layout = self.layout.with_mask(mask)
         self.w = self.layout.pack(params, self.dtype)

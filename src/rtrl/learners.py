@@ -703,10 +703,14 @@ class OK(OnlineLearner):
     Gram matrix, summed in one pass: :math:`A^\top A = R_a^\top R_a` (Cholesky, positive
     diagonal), :math:`Q_a = A R_a^{-1}` applied in step 4 as one product with A -- instead of
     Householder QR, about seven passes over A. Householder's R is brought to the same
-    positive-diagonal convention, so both routes give the same numbers to rounding; the
-    kernel keeps Householder where A is ill-conditioned (a diagonal ratio of :math:`R_a`
-    below 1e-5; the Gram route's error is eps x cond(A)) and for float32. At n = 256 this
-    and step 4 as GEMMs took OK(2) from 0.64 to about 0.8 of its GEMM bound (``rtrl bench``).
+    positive-diagonal convention, so both routes give the same numbers to rounding. The
+    kernel keeps Householder wherever a column of A is nearly in the span of the ones before
+    it (:math:`L_{jj}^2 \le 10^{-4} \lVert a_j\rVert^2`: the Gram route's error grows with
+    the square of the conditioning), where A has fewer rows than columns, and in float32.
+    A smallest singular value of C at rounding level (:math:`\le 10^{-13}\sigma_1`,
+    float32 :math:`10^{-5}`) counts as zero: such terms have rank r and are kept exactly.
+    At n = 256 this and step 4 as GEMMs took OK(2) from 0.64 to about 0.8 of its GEMM bound
+    (``rtrl bench``).
 
     Cost :math:`O(r S^2 r_g + S r_g r^2)` per step; memory :math:`r (K_g + S r_g)` per
     group. ``rank=1`` is the optimal version of KF-RTRL.
