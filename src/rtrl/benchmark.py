@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_info
 from . import _core
 from ._baselines import jax_available, jax_rtrl_elman, numpy_rtrl_elman
 from ._threads import _controller
-from .cells import Elman
+from .cells import Elman, make_cell
 from .learners import KF, OK, RTRL, UORO, SnAp, new_update_state
 from .optim import Adam
 
@@ -112,8 +112,6 @@ class _Problem:
         density: float = 1.0,
         m: int = M_INPUTS,
     ):
-        from .cells import make_cell
-
         cell = make_cell(cell)
         self.dtype = np.dtype(dtype).type
         params = cell.init_params(n, m, 1, random_state=seed, dtype=self.dtype)
