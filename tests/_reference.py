@@ -296,12 +296,24 @@ def reference_loss(
 
 
 def reference_rtrl(
-    cell, params, X, y, loss="squared_error", sample_weight=None, nonlinearity="tanh", leak=1.0
+    cell,
+    params,
+    X,
+    y,
+    loss="squared_error",
+    sample_weight=None,
+    nonlinearity="tanh",
+    leak=1.0,
+    influence_mask=None,
 ):
     """Exact RTRL gradient of sum_t w_t L_t, with a dense influence matrix.
 
     Returns ``(grads, total_loss)``; ``grads`` is keyed and shaped like ``params`` and has
     the dtype of the computation (float32 iff every parameter is float32).
+
+    ``influence_mask`` (S x n_theta, boolean, columns in the order of ``_recurrent_names``
+    with each parameter flattened row-major) turns it into SnAp's rule
+    J_t = (D_t J_{t-1} + I_t) * M: the influence is dropped outside the mask every step.
     """
     dt, P, X, Y, w, n, _m, n_out = _prepare(cell, params, X, y, loss, sample_weight)
     leak = dt.type(leak)
@@ -324,6 +336,8 @@ def reference_rtrl(
         I_t = np.hstack([I_parts[k] for k in names])
         assert D.shape == (S, S) and I_t.shape == (S, n_theta)
         J = D @ J + I_t
+        if influence_mask is not None:
+            J = np.where(influence_mask, J, dt.type(0.0))
 
         h = s[:n]
         yhat = V @ h + c
