@@ -195,6 +195,29 @@ def test_snap2_is_rtrl_on_a_dense_network(cell_case, make):
     assert max_rel_diff(g_snap1, g_rtrl) > 1e-3
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_snap_runs_as_exact_rtrl_where_it_keeps_every_pair():
+    dense = Elman().layout(6, 3, 2)
+    assert SnAp(1).exact(dense) is None
+    assert SnAp(2).exact(dense) == RTRL()
+    assert SnAp(3).scheduled(8).exact(dense) == RTRL(window=8)  # RTRL's block form
+    assert SnAp(2).scheduled(1).exact(dense) == RTRL(window=0)
+    sparse = dense.with_mask(np.eye(6, dtype=bool))  # diagonal: nothing spreads
+    assert SnAp(4).exact(sparse) is None
+    # the same numbers as exact RTRL, bit for bit, trained online, in windows and per step
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(120, 3)), rng.normal(size=120)
+    for cell in ("elman", "gru", "lstm"):
+        for update_every in (1, 5):
+            kw = dict(
+                hidden_size=6, cell=cell, update_every=update_every, max_iter=3, random_state=0
+            )
+            a = rtrl.RTRLRegressor(learner="snap2", **kw).fit(X, y)
+            b = rtrl.RTRLRegressor(learner="rtrl", **kw).fit(X, y)
+            for name, value in b.params_.items():
+                assert np.array_equal(a.params_[name], value), (cell, update_every, name)
+
+
 @pytest.mark.parametrize("case", ["elman-tanh", "elman-relu", "elman-leak"])
 def test_snap1_is_rtrl_for_a_diagonal_elman_network(case):
     cell = CELL_CASES[case]()
@@ -352,6 +375,74 @@ def test_snap_stored_influence_stays_on_the_documented_pattern(kind, sparse, k):
         f"{np.count_nonzero(J[outside])} stored influence entries outside the documented "
         f"M_{k}, largest {np.abs(J[outside]).max():.3g}"
     )
+
+
+# The oracle's groups, by parameter: each row j of a recurrent parameter is row j of its
+# weight group (torch layout, as in oracle_sizes)
+ORACLE_GROUP_OF = {
+    "elman": {"weight_ih": 0, "bias_ih": 0, "weight_hh": 0, "bias_hh": 0},
+    "lstm": {"weight_ih": 0, "bias_ih": 0, "weight_hh": 0, "bias_hh": 0},
+    "gru": {"weight_ih": 0, "bias_ih": 0, "weight_hh": 1, "bias_hh": 1},
+    "jordan": {"weight_ih": 0, "bias_ih": 0, "weight_yh": 0, "readout_weight": 1,
+               "readout_bias": 1},
+}  # fmt: skip
+
+
+def reference_influence_mask(kind, params, patterns):
+    """M_k of the oracle as an S x n_theta mask in the reference's column order (parameters
+    in ``_recurrent_names`` order, each flattened row-major)."""
+    from _reference import _recurrent_names
+
+    blocks = []
+    for name in _recurrent_names(kind):
+        M = patterns[ORACLE_GROUP_OF[kind][name]]
+        cols = params[name].shape[1] if params[name].ndim == 2 else 1
+        blocks.append(np.repeat(M, cols, axis=1))
+    return np.hstack(blocks)
+
+
+SNAP_VALUE_CASES = [
+    *[(kind, True, k) for kind in ("elman", "gru", "lstm") for k in (1, 2, 3)],
+    ("lstm", False, 1),
+    ("gru", False, 1),
+    ("jordan", False, 1),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "sparse", "k"),
+    SNAP_VALUE_CASES,
+    ids=[f"{kd}-{'sparse' if sp else 'dense'}-k{k}" for kd, sp, k in SNAP_VALUE_CASES],
+)
+def test_snap_gradient_is_the_masked_recurrence_of_the_oracle(kind, sparse, k):
+    """SnAp-k's gradient equals the independent dense reference run with
+    J_t = (D_t J_{t-1} + I_t) * M_k, M_k from the oracle above (not from the package), on
+    patterns that keep some but not all pairs."""
+    from _reference import reference_rtrl
+
+    n, m, n_out, T = 10, 3, 2, 25
+    mask = _sparse_case(kind, n)[0] if sparse else None  # diameter >= 3
+    if sparse:
+        cell, params, X, y, w = masked_problem(kind, n, m, n_out, T, seed=13, mask=mask)
+    else:
+        cell = CELLS[kind]()
+        params, X, y, w = make_problem(cell, n, m, n_out, T, seed=13)
+    patterns = oracle_pattern(kind, n, n_out, mask, k)
+    assert not all(M.all() for M in patterns)  # a partial pattern: not exact RTRL
+    M = reference_influence_mask(kind, params, patterns)
+    expected, _ = reference_rtrl(kind, params, X, y, sample_weight=w, influence_mask=M)
+    got = rtrl.sequence_gradient(
+        params, X, y, cell=cell, learner=SnAp(k), sample_weight=w, weight_hh_mask=mask
+    )
+    exact, _ = reference_rtrl(kind, params, X, y, sample_weight=w)
+    for name in expected:
+        keep = np.ones(params[name].shape, dtype=bool)
+        if name == "weight_hh" and mask is not None:
+            keep = np.asarray(mask, dtype=bool)  # masked weights get no gradient
+            assert np.all(got[name][~keep] == 0)
+        assert rel_err(got[name][keep], expected[name][keep]) <= 1e-10, name
+    # the mask matters: the unmasked recurrence (exact RTRL) gives another gradient
+    assert max(rel_err(expected[x], exact[x]) for x in expected) > 1e-4
 
 
 # --------------------------------------------------------------------------------------------
@@ -537,6 +628,12 @@ def _expected_bytes(learner, kind, n, m, n_out, mask, itemsize, T):
                 columns = columns - (~np.asarray(mask, dtype=bool)).sum(axis=1)
             kept += int(M.sum(axis=0) @ columns)
             one_row_each &= bool(np.all(M.sum(axis=0) == 1))
+        if all(M.all() for M in patterns):
+            # every pair kept: SnAp runs as exact RTRL (per step, unscheduled) and holds its
+            # state, S x (stored columns + one column block) and two integers
+            stored = kept // S
+            width = min(rtrl.learners.influence_block_width(S, stored, itemsize), stored)
+            return S * (stored + width) * itemsize + 16
         if one_row_each and (mask is None or np.all(mask)):
             # windowed SnAp-1, per step of the window: d and e per state entry, g per
             # block (row of a weight group), the inputs z_t
