@@ -88,3 +88,32 @@ def test_result_targets():
     assert not Result("a", 0.8, ">= 0.85", "").met
     assert Result("a", 1e-12, "<= 1e-10", "").met
     assert not Result("a", 2.5, "<= 2", "").met
+
+
+def test_rates_rotates_the_order_of_the_contenders():
+    # each contender leads one round in three, so none always inherits another's cache state
+    from rtrl.benchmark import rates
+
+    calls = []
+
+    def contender(name):
+        return (lambda: calls.append(name), 1, 1)
+
+    rates({c: contender(c) for c in "abc"}, min_time=0, rounds=3)
+    rounds = [calls[3 + 3 * i : 6 + 3 * i] for i in range(3)]  # after the warm-up calls
+    assert rounds == [list("abc"), list("bca"), list("cab")]
+
+
+def test_fma_peak_counts_the_multiply_adds_it_ran():
+    import pytest
+
+    from rtrl import _core
+    from rtrl.benchmark import fma_peak
+
+    lanes = 4 if _core._microkernels_available() else 1
+    assert _core._fma_chains(1000) == 12 * lanes * 1000
+    assert _core._fma_chains(0) == 0
+    with pytest.raises(ValueError, match="non-negative"):
+        _core._fma_chains(-1)
+    peak = fma_peak(0.01)
+    assert 1e8 < peak < 1e13  # flops/s of one core, within physical reason

@@ -69,6 +69,9 @@ cdef extern from "_rowkernels.h" nogil:
     double rtrl_uoro_row_f32(intp_t K, float s, float v, const float* z, float* Th, float c,
                              float* grad)
 
+cdef extern from "_cpu_features.h" nogil:
+    double rtrl_fma_chains(long n, double* sink)
+
 from ._random cimport rng_sign
 from ._openmp_helpers cimport RTRL_OPENMP_ENABLED, omp_get_max_threads, omp_get_thread_num
 
@@ -119,6 +122,20 @@ def _openmp_parallelism_enabled():
 def _microkernels_available():
     """True if this CPU runs the AVX2/FMA kernels (chosen at run time)."""
     return rtrl_microkernels_available() != 0
+
+
+def _fma_chains(long n_iterations):
+    """Run ``n_iterations`` of 12 independent chains of float64 multiply-adds in registers
+    (4-wide with AVX2 + FMA) without the GIL; returns the number of multiply-adds. Timed by
+    ``rtrl.benchmark.fma_peak`` for the machine's peak."""
+    cdef double sink = 0, done
+    if n_iterations < 0:
+        raise ValueError(f"n_iterations must be non-negative, got {n_iterations}")
+    with nogil:
+        done = rtrl_fma_chains(n_iterations, &sink)
+    if sink != sink:  # never true: keeps the chains' result live
+        raise FloatingPointError("multiply-add chains gave NaN")
+    return done
 
 
 def _openmp_max_threads():

@@ -77,15 +77,20 @@ def _blas(n_threads: int):
 
 def rates(contenders: dict[str, tuple[Callable, int, int]], min_time: float, rounds: int = 3):
     """Steps/s of each contender ``{name: (run, steps per run, BLAS threads)}``, timed in
-    interleaved rounds (A B C A B C ...), each keeping its best time."""
+    interleaved rounds, each keeping its best time. The order rotates from round to round
+    (A B C, B C A, C A B, ...): a contender that always ran right after another (whose
+    cache footprint or clock state it inherits) measured up to 16 % lower."""
     best = {}
     for name, (fn, _, blas_threads) in contenders.items():
         with _blas(blas_threads):
             fn()  # warm up: page faults, BLAS buffers, JIT compilation
         best[name] = np.inf
+    names = list(contenders)
     spent, done = 0.0, 0
     while done < rounds or spent < min_time * len(contenders):
-        for name, (fn, _, blas_threads) in contenders.items():
+        shift = done % len(names)
+        for name in names[shift:] + names[:shift]:
+            fn, _, blas_threads = contenders[name]
             with _blas(blas_threads):
                 t0 = time.perf_counter()
                 fn()
@@ -94,6 +99,23 @@ def rates(contenders: dict[str, tuple[Callable, int, int]], min_time: float, rou
             spent += dt
         done += 1
     return {name: contenders[name][1] / best[name] for name in contenders}
+
+
+def fma_peak(min_time: float = 0.2) -> float:
+    """Float64 flops/s (2 per multiply-add) one core reaches on register-only chains of
+    fused multiply-adds (4-wide with AVX2 + FMA): the machine's arithmetic peak, which bounds
+    any kernel of this package; the best of several timings of at least ``min_time`` / 4 s."""
+    n, best = 1 << 16, 0.0
+    deadline = time.perf_counter() + max(min_time, 0.02)
+    while True:
+        t0 = time.perf_counter()
+        done = _core._fma_chains(n)
+        dt = time.perf_counter() - t0
+        best = max(best, 2 * done / dt)
+        if dt < max(min_time, 0.02) / 4:
+            n *= 2
+        elif time.perf_counter() > deadline:
+            return best
 
 
 class _Problem:
@@ -210,11 +232,14 @@ def bench_exact_rtrl(n, dtype, min_time, compare, small_n_target=False) -> Resul
         if p in r
     )
     if small_n_target:
+        peak = fma_peak(min_time)
         return Result(
             f"exact RTRL per step, n={n} {name}: x NumPy per-step",
             r["rtrl"] / r["numpy"],
             ">= 8",
-            f"{r['rtrl']:.0f} vs {r['numpy']:.0f} steps/s ({r['rtrl'] / r['gemm']:.2f} of bound)",
+            f"{r['rtrl']:.0f} vs {r['numpy']:.0f} steps/s ({r['rtrl'] / r['gemm']:.2f} of bound; "
+            f"S^2 P multiply-adds at {100 * r['rtrl'] * 2 * S * S * P / peak:.0f} % of the "
+            f"core's FMA peak, {peak / 1e9:.1f} GFLOP/s)",
             peers,
         )
     return Result(
@@ -275,6 +300,9 @@ def bench_threads(n, min_time) -> Result:
         {
             "1": (pb.trainer(RTRL(window=0), n_threads=1), T, 1),
             "2": (pb.trainer(RTRL(window=0), n_threads=threads), T, 1),
+            # what the machine gives a multithreaded BLAS on the same product
+            "gemm1": (pb.gemm(P, T), T, 1),
+            "gemm2": (pb.gemm(P, T), T, 2),
         },
         min_time,
     )
@@ -283,7 +311,8 @@ def bench_threads(n, min_time) -> Result:
         r["2"] / r["1"],
         ">= 1.8",
         f"{r['2']:.1f} vs {r['1']:.1f} steps/s"
-        + ("" if threads == 2 else " (OpenMP off: one thread)"),
+        + ("" if threads == 2 else " (OpenMP off: one thread)")
+        + f"; NumPy's BLAS, same product: {r['gemm2'] / r['gemm1']:.2f}",
     )
 
 
@@ -299,11 +328,16 @@ def bench_batch(n, batch, min_time) -> Result:
         },
         min_time,
     )
+    # every stream has its own D_t and J: batching shares the pass over the weights, not the
+    # S^2 P multiply-adds of each stream's influence update
+    peak = fma_peak(min_time)
     return Result(
         f"exact RTRL per step, n={n}: {batch} streams vs 1 (per stream-step)",
         r["B"] / r["1"],
         ">= 3",
-        f"{r['B']:.0f} vs {r['1']:.0f} stream-steps/s",
+        f"{r['B']:.0f} vs {r['1']:.0f} stream-steps/s; one stream runs its S^2 P "
+        f"multiply-adds at {100 * r['1'] * 2 * S * S * P / peak:.0f} % of the core's FMA "
+        f"peak ({peak / 1e9:.1f} GFLOP/s)",
     )
 
 
