@@ -213,11 +213,49 @@ RTRL_ROW_AVX2 static inline float rtrl_hsum_ps(__m256 x) {
     return _mm_cvtss_f32(_mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1)));
 }
 
-/* two rows at a time, two vectors: four accumulators in flight */
+/* four rows at a time (then two, then one), two vectors */
 RTRL_ROW_AVX2 static void rtrl_f64_gemv2_avx2(ptrdiff_t rows, ptrdiff_t K, const double* W,
                                               ptrdiff_t ldw, const double* z, const double* v,
                                               double* a, double* b) {
     ptrdiff_t i = 0;
+    /* four rows: eight accumulators cover the FMA latency, and each load of z and v serves
+       four rows (two rows at a time left the loop waiting on its four FMA chains) */
+    for (; i + 4 <= rows; i += 4) {
+        const double* r0 = W + i * ldw;
+        const double* r1 = r0 + ldw;
+        const double* r2 = r1 + ldw;
+        const double* r3 = r2 + ldw;
+        __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
+        __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd(), b2 = _mm256_setzero_pd(), b3 = _mm256_setzero_pd();
+        ptrdiff_t k = 0;
+        for (; k + 4 <= K; k += 4) {
+            __m256d zk = _mm256_loadu_pd(z + k), vk = _mm256_loadu_pd(v + k);
+            __m256d w0 = _mm256_loadu_pd(r0 + k), w1 = _mm256_loadu_pd(r1 + k);
+            __m256d w2 = _mm256_loadu_pd(r2 + k), w3 = _mm256_loadu_pd(r3 + k);
+            a0 = _mm256_fmadd_pd(w0, zk, a0);
+            b0 = _mm256_fmadd_pd(w0, vk, b0);
+            a1 = _mm256_fmadd_pd(w1, zk, a1);
+            b1 = _mm256_fmadd_pd(w1, vk, b1);
+            a2 = _mm256_fmadd_pd(w2, zk, a2);
+            b2 = _mm256_fmadd_pd(w2, vk, b2);
+            a3 = _mm256_fmadd_pd(w3, zk, a3);
+            b3 = _mm256_fmadd_pd(w3, vk, b3);
+        }
+        double sa0 = rtrl_hsum_pd(a0), sb0 = rtrl_hsum_pd(b0), sa1 = rtrl_hsum_pd(a1), sb1 = rtrl_hsum_pd(b1);
+        double sa2 = rtrl_hsum_pd(a2), sb2 = rtrl_hsum_pd(b2), sa3 = rtrl_hsum_pd(a3), sb3 = rtrl_hsum_pd(b3);
+        for (; k < K; k++) {
+            sa0 += r0[k] * z[k];
+            sb0 += r0[k] * v[k];
+            sa1 += r1[k] * z[k];
+            sb1 += r1[k] * v[k];
+            sa2 += r2[k] * z[k];
+            sb2 += r2[k] * v[k];
+            sa3 += r3[k] * z[k];
+            sb3 += r3[k] * v[k];
+        }
+        a[i] = sa0, b[i] = sb0, a[i + 1] = sa1, b[i + 1] = sb1;
+        a[i + 2] = sa2, b[i + 2] = sb2, a[i + 3] = sa3, b[i + 3] = sb3;
+    }
     for (; i + 2 <= rows; i += 2) {
         const double* r0 = W + i * ldw;
         const double* r1 = r0 + ldw;
@@ -249,6 +287,44 @@ RTRL_ROW_AVX2 static void rtrl_f32_gemv2_avx2(ptrdiff_t rows, ptrdiff_t K, const
                                               ptrdiff_t ldw, const float* z, const float* v,
                                               float* a, float* b) {
     ptrdiff_t i = 0;
+    /* four rows: eight accumulators cover the FMA latency, and each load of z and v serves
+       four rows (two rows at a time left the loop waiting on its four FMA chains) */
+    for (; i + 4 <= rows; i += 4) {
+        const float* r0 = W + i * ldw;
+        const float* r1 = r0 + ldw;
+        const float* r2 = r1 + ldw;
+        const float* r3 = r2 + ldw;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+        ptrdiff_t k = 0;
+        for (; k + 8 <= K; k += 8) {
+            __m256 zk = _mm256_loadu_ps(z + k), vk = _mm256_loadu_ps(v + k);
+            __m256 w0 = _mm256_loadu_ps(r0 + k), w1 = _mm256_loadu_ps(r1 + k);
+            __m256 w2 = _mm256_loadu_ps(r2 + k), w3 = _mm256_loadu_ps(r3 + k);
+            a0 = _mm256_fmadd_ps(w0, zk, a0);
+            b0 = _mm256_fmadd_ps(w0, vk, b0);
+            a1 = _mm256_fmadd_ps(w1, zk, a1);
+            b1 = _mm256_fmadd_ps(w1, vk, b1);
+            a2 = _mm256_fmadd_ps(w2, zk, a2);
+            b2 = _mm256_fmadd_ps(w2, vk, b2);
+            a3 = _mm256_fmadd_ps(w3, zk, a3);
+            b3 = _mm256_fmadd_ps(w3, vk, b3);
+        }
+        float sa0 = rtrl_hsum_ps(a0), sb0 = rtrl_hsum_ps(b0), sa1 = rtrl_hsum_ps(a1), sb1 = rtrl_hsum_ps(b1);
+        float sa2 = rtrl_hsum_ps(a2), sb2 = rtrl_hsum_ps(b2), sa3 = rtrl_hsum_ps(a3), sb3 = rtrl_hsum_ps(b3);
+        for (; k < K; k++) {
+            sa0 += r0[k] * z[k];
+            sb0 += r0[k] * v[k];
+            sa1 += r1[k] * z[k];
+            sb1 += r1[k] * v[k];
+            sa2 += r2[k] * z[k];
+            sb2 += r2[k] * v[k];
+            sa3 += r3[k] * z[k];
+            sb3 += r3[k] * v[k];
+        }
+        a[i] = sa0, b[i] = sb0, a[i + 1] = sa1, b[i + 1] = sb1;
+        a[i + 2] = sa2, b[i + 2] = sb2, a[i + 3] = sa3, b[i + 3] = sb3;
+    }
     for (; i + 2 <= rows; i += 2) {
         const float* r0 = W + i * ldw;
         const float* r1 = r0 + ldw;
