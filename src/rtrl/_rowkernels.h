@@ -5,10 +5,15 @@
  *   rtrl_snap1_row:  V[k] = d V[k] + g z[k];  grad[k] += e V[k]            (e == 0: no read-out)
  *   rtrl_uoro_row:   T[k] = s T[k] + v z[k];  grad[k] += c T[k];  returns sum_k T[k]^2
  *
+ *   rtrl_gemv2:      a = W z and b = W v in one pass over W (UORO's forward and tangent)
+ *   rtrl_gram3:      the Gram matrix of three long columns, in float64 (OK's rank 2)
+ *   rtrl_scale_row:  grad[k] += e V[k]; V[k] *= c   (the end of a windowed SnAp-1 window)
+ *
  * These passes are memory-bound, so the arrays are declared restrict (they never overlap) and,
  * where the CPU has AVX2 + FMA, an explicitly vectorised variant is chosen at run time. The
  * plain C variant is the fallback elsewhere; both give the same numbers up to the order of
- * the norm's summation.
+ * the sums. The AVX2 variants of SnAp-1's row and gemv2 are written once, in
+ * _rowkernels_impl.h, and included per element type.
  */
 #ifndef RTRL_ROWKERNELS_H
 #define RTRL_ROWKERNELS_H
@@ -48,46 +53,73 @@
 RTRL_ROW_GENERIC(double, rtrl_f64)
 RTRL_ROW_GENERIC(float, rtrl_f32)
 
+/*
+ * rtrl_gemv2: a = W z and b = W v for a row-major W (rows x K, row stride ldw) read ONCE --
+ * the forward step's product and the tangent's (UORO's D_t s~) share the pass over W, which
+ * is what such memory-bound products cost.
+ */
+#define RTRL_GEMV2_GENERIC(T, NAME)                                                          \
+    static void NAME##_gemv2_generic(ptrdiff_t rows, ptrdiff_t K, const T* W, ptrdiff_t ldw, \
+                                     const T* z, const T* v, T* a, T* b) {                   \
+        for (ptrdiff_t i = 0; i < rows; i++) {                                               \
+            const T* row = W + i * ldw;                                                      \
+            T sa = 0, sb = 0;                                                                \
+            for (ptrdiff_t k = 0; k < K; k++) {                                              \
+                sa += row[k] * z[k];                                                         \
+                sb += row[k] * v[k];                                                         \
+            }                                                                                \
+            a[i] = sa;                                                                       \
+            b[i] = sb;                                                                       \
+        }                                                                                    \
+    }
+
+RTRL_GEMV2_GENERIC(double, rtrl_f64)
+RTRL_GEMV2_GENERIC(float, rtrl_f32)
+
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
 #define RTRL_ROW_AVX2 __attribute__((target("avx2,fma")))
 
-RTRL_ROW_AVX2 static void rtrl_f64_snap1_avx2(ptrdiff_t K, double d, double g, double e,
-                                              const double* restrict z, double* restrict V,
-                                              double* restrict grad) {
-    ptrdiff_t k = 0;
-    __m256d vd = _mm256_set1_pd(d), vg = _mm256_set1_pd(g), ve = _mm256_set1_pd(e);
-    for (; k + 4 <= K; k += 4) {
-        __m256d v = _mm256_fmadd_pd(vd, _mm256_loadu_pd(V + k),
-                                    _mm256_mul_pd(vg, _mm256_loadu_pd(z + k)));
-        _mm256_storeu_pd(V + k, v);
-        if (e != 0) _mm256_storeu_pd(grad + k, _mm256_fmadd_pd(ve, v, _mm256_loadu_pd(grad + k)));
-    }
-    for (; k < K; k++) {
-        double v = d * V[k] + g * z[k];
-        V[k] = v;
-        if (e != 0) grad[k] += e * v;
-    }
+RTRL_ROW_AVX2 static inline double rtrl_hsum_pd(__m256d x) {
+    __m128d lo = _mm256_castpd256_pd128(x), hi = _mm256_extractf128_pd(x, 1);
+    lo = _mm_add_pd(lo, hi);
+    return _mm_cvtsd_f64(_mm_add_sd(lo, _mm_unpackhi_pd(lo, lo)));
+}
+RTRL_ROW_AVX2 static inline float rtrl_hsum_ps(__m256 x) {
+    __m128 lo = _mm256_castps256_ps128(x), hi = _mm256_extractf128_ps(x, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    return _mm_cvtss_f32(_mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1)));
 }
 
-RTRL_ROW_AVX2 static void rtrl_f32_snap1_avx2(ptrdiff_t K, float d, float g, float e,
-                                              const float* restrict z, float* restrict V,
-                                              float* restrict grad) {
-    ptrdiff_t k = 0;
-    __m256 vd = _mm256_set1_ps(d), vg = _mm256_set1_ps(g), ve = _mm256_set1_ps(e);
-    for (; k + 8 <= K; k += 8) {
-        __m256 v = _mm256_fmadd_ps(vd, _mm256_loadu_ps(V + k),
-                                   _mm256_mul_ps(vg, _mm256_loadu_ps(z + k)));
-        _mm256_storeu_ps(V + k, v);
-        if (e != 0) _mm256_storeu_ps(grad + k, _mm256_fmadd_ps(ve, v, _mm256_loadu_ps(grad + k)));
-    }
-    for (; k < K; k++) {
-        float v = d * V[k] + g * z[k];
-        V[k] = v;
-        if (e != 0) grad[k] += e * v;
-    }
-}
+/* the AVX2 variants written once for both element types (_rowkernels_impl.h) */
+#define RTRL_ROWFN(name) rtrl_f64_##name
+#define RTRL_T double
+#define RTRL_V __m256d
+#define RTRL_W 4
+#define RTRL_ZERO _mm256_setzero_pd
+#define RTRL_LOAD _mm256_loadu_pd
+#define RTRL_STORE _mm256_storeu_pd
+#define RTRL_SET1 _mm256_set1_pd
+#define RTRL_FMA _mm256_fmadd_pd
+#define RTRL_MUL _mm256_mul_pd
+#define RTRL_HSUM rtrl_hsum_pd
+#include "_rowkernels_impl.h"
 
+#define RTRL_ROWFN(name) rtrl_f32_##name
+#define RTRL_T float
+#define RTRL_V __m256
+#define RTRL_W 8
+#define RTRL_ZERO _mm256_setzero_ps
+#define RTRL_LOAD _mm256_loadu_ps
+#define RTRL_STORE _mm256_storeu_ps
+#define RTRL_SET1 _mm256_set1_ps
+#define RTRL_FMA _mm256_fmadd_ps
+#define RTRL_MUL _mm256_mul_ps
+#define RTRL_HSUM rtrl_hsum_ps
+#include "_rowkernels_impl.h"
+
+/* UORO's row pass stays one variant per type: in float32 the norm is summed in float64 */
 RTRL_ROW_AVX2 static double rtrl_f64_uoro_avx2(ptrdiff_t K, double s, double v,
                                                const double* restrict z, double* restrict Th,
                                                double c, double* restrict grad) {
@@ -156,6 +188,8 @@ RTRL_ROW_AVX2 static double rtrl_f32_uoro_avx2(ptrdiff_t K, float s, float v,
 #define rtrl_f32_snap1_avx2 rtrl_f32_snap1_generic
 #define rtrl_f64_uoro_avx2 rtrl_f64_uoro_generic
 #define rtrl_f32_uoro_avx2 rtrl_f32_uoro_generic
+#define rtrl_f64_gemv2_avx2 rtrl_f64_gemv2_generic
+#define rtrl_f32_gemv2_avx2 rtrl_f32_gemv2_generic
 #endif
 
 static void rtrl_snap1_row_f64(ptrdiff_t K, double d, double g, double e, const double* z,
@@ -177,184 +211,7 @@ static double rtrl_uoro_row_f32(ptrdiff_t K, float s, float v, const float* z, f
                                                                              grad);
 }
 
-/*
- * rtrl_gemv2: a = W z and b = W v for a row-major W (rows x K, row stride ldw) read ONCE --
- * the forward step's product and the tangent's (UORO's D_t s~) share the pass over W, which
- * is what such memory-bound products cost.
- */
-#define RTRL_GEMV2_GENERIC(T, NAME)                                                          \
-    static void NAME##_gemv2_generic(ptrdiff_t rows, ptrdiff_t K, const T* W, ptrdiff_t ldw, \
-                                     const T* z, const T* v, T* a, T* b) {                   \
-        for (ptrdiff_t i = 0; i < rows; i++) {                                               \
-            const T* row = W + i * ldw;                                                      \
-            T sa = 0, sb = 0;                                                                \
-            for (ptrdiff_t k = 0; k < K; k++) {                                              \
-                sa += row[k] * z[k];                                                         \
-                sb += row[k] * v[k];                                                         \
-            }                                                                                \
-            a[i] = sa;                                                                       \
-            b[i] = sb;                                                                       \
-        }                                                                                    \
-    }
 
-RTRL_GEMV2_GENERIC(double, rtrl_f64)
-RTRL_GEMV2_GENERIC(float, rtrl_f32)
-
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-RTRL_ROW_AVX2 static inline double rtrl_hsum_pd(__m256d x) {
-    __m128d lo = _mm256_castpd256_pd128(x), hi = _mm256_extractf128_pd(x, 1);
-    lo = _mm_add_pd(lo, hi);
-    return _mm_cvtsd_f64(_mm_add_sd(lo, _mm_unpackhi_pd(lo, lo)));
-}
-RTRL_ROW_AVX2 static inline float rtrl_hsum_ps(__m256 x) {
-    __m128 lo = _mm256_castps256_ps128(x), hi = _mm256_extractf128_ps(x, 1);
-    lo = _mm_add_ps(lo, hi);
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    return _mm_cvtss_f32(_mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1)));
-}
-
-/* four rows at a time (then two, then one), two vectors */
-RTRL_ROW_AVX2 static void rtrl_f64_gemv2_avx2(ptrdiff_t rows, ptrdiff_t K, const double* W,
-                                              ptrdiff_t ldw, const double* z, const double* v,
-                                              double* a, double* b) {
-    ptrdiff_t i = 0;
-    /* four rows: eight accumulators cover the FMA latency, and each load of z and v serves
-       four rows (two rows at a time left the loop waiting on its four FMA chains) */
-    for (; i + 4 <= rows; i += 4) {
-        const double* r0 = W + i * ldw;
-        const double* r1 = r0 + ldw;
-        const double* r2 = r1 + ldw;
-        const double* r3 = r2 + ldw;
-        __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
-        __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd(), b2 = _mm256_setzero_pd(), b3 = _mm256_setzero_pd();
-        ptrdiff_t k = 0;
-        for (; k + 4 <= K; k += 4) {
-            __m256d zk = _mm256_loadu_pd(z + k), vk = _mm256_loadu_pd(v + k);
-            __m256d w0 = _mm256_loadu_pd(r0 + k), w1 = _mm256_loadu_pd(r1 + k);
-            __m256d w2 = _mm256_loadu_pd(r2 + k), w3 = _mm256_loadu_pd(r3 + k);
-            a0 = _mm256_fmadd_pd(w0, zk, a0);
-            b0 = _mm256_fmadd_pd(w0, vk, b0);
-            a1 = _mm256_fmadd_pd(w1, zk, a1);
-            b1 = _mm256_fmadd_pd(w1, vk, b1);
-            a2 = _mm256_fmadd_pd(w2, zk, a2);
-            b2 = _mm256_fmadd_pd(w2, vk, b2);
-            a3 = _mm256_fmadd_pd(w3, zk, a3);
-            b3 = _mm256_fmadd_pd(w3, vk, b3);
-        }
-        double sa0 = rtrl_hsum_pd(a0), sb0 = rtrl_hsum_pd(b0), sa1 = rtrl_hsum_pd(a1), sb1 = rtrl_hsum_pd(b1);
-        double sa2 = rtrl_hsum_pd(a2), sb2 = rtrl_hsum_pd(b2), sa3 = rtrl_hsum_pd(a3), sb3 = rtrl_hsum_pd(b3);
-        for (; k < K; k++) {
-            sa0 += r0[k] * z[k];
-            sb0 += r0[k] * v[k];
-            sa1 += r1[k] * z[k];
-            sb1 += r1[k] * v[k];
-            sa2 += r2[k] * z[k];
-            sb2 += r2[k] * v[k];
-            sa3 += r3[k] * z[k];
-            sb3 += r3[k] * v[k];
-        }
-        a[i] = sa0, b[i] = sb0, a[i + 1] = sa1, b[i + 1] = sb1;
-        a[i + 2] = sa2, b[i + 2] = sb2, a[i + 3] = sa3, b[i + 3] = sb3;
-    }
-    for (; i + 2 <= rows; i += 2) {
-        const double* r0 = W + i * ldw;
-        const double* r1 = r0 + ldw;
-        __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
-        __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd();
-        ptrdiff_t k = 0;
-        for (; k + 4 <= K; k += 4) {
-            __m256d zk = _mm256_loadu_pd(z + k), vk = _mm256_loadu_pd(v + k);
-            __m256d w0 = _mm256_loadu_pd(r0 + k), w1 = _mm256_loadu_pd(r1 + k);
-            a0 = _mm256_fmadd_pd(w0, zk, a0);
-            b0 = _mm256_fmadd_pd(w0, vk, b0);
-            a1 = _mm256_fmadd_pd(w1, zk, a1);
-            b1 = _mm256_fmadd_pd(w1, vk, b1);
-        }
-        double sa0 = rtrl_hsum_pd(a0), sb0 = rtrl_hsum_pd(b0);
-        double sa1 = rtrl_hsum_pd(a1), sb1 = rtrl_hsum_pd(b1);
-        for (; k < K; k++) {
-            sa0 += r0[k] * z[k];
-            sb0 += r0[k] * v[k];
-            sa1 += r1[k] * z[k];
-            sb1 += r1[k] * v[k];
-        }
-        a[i] = sa0, b[i] = sb0, a[i + 1] = sa1, b[i + 1] = sb1;
-    }
-    if (i < rows) rtrl_f64_gemv2_generic(rows - i, K, W + i * ldw, ldw, z, v, a + i, b + i);
-}
-
-RTRL_ROW_AVX2 static void rtrl_f32_gemv2_avx2(ptrdiff_t rows, ptrdiff_t K, const float* W,
-                                              ptrdiff_t ldw, const float* z, const float* v,
-                                              float* a, float* b) {
-    ptrdiff_t i = 0;
-    /* four rows: eight accumulators cover the FMA latency, and each load of z and v serves
-       four rows (two rows at a time left the loop waiting on its four FMA chains) */
-    for (; i + 4 <= rows; i += 4) {
-        const float* r0 = W + i * ldw;
-        const float* r1 = r0 + ldw;
-        const float* r2 = r1 + ldw;
-        const float* r3 = r2 + ldw;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-        __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
-        ptrdiff_t k = 0;
-        for (; k + 8 <= K; k += 8) {
-            __m256 zk = _mm256_loadu_ps(z + k), vk = _mm256_loadu_ps(v + k);
-            __m256 w0 = _mm256_loadu_ps(r0 + k), w1 = _mm256_loadu_ps(r1 + k);
-            __m256 w2 = _mm256_loadu_ps(r2 + k), w3 = _mm256_loadu_ps(r3 + k);
-            a0 = _mm256_fmadd_ps(w0, zk, a0);
-            b0 = _mm256_fmadd_ps(w0, vk, b0);
-            a1 = _mm256_fmadd_ps(w1, zk, a1);
-            b1 = _mm256_fmadd_ps(w1, vk, b1);
-            a2 = _mm256_fmadd_ps(w2, zk, a2);
-            b2 = _mm256_fmadd_ps(w2, vk, b2);
-            a3 = _mm256_fmadd_ps(w3, zk, a3);
-            b3 = _mm256_fmadd_ps(w3, vk, b3);
-        }
-        float sa0 = rtrl_hsum_ps(a0), sb0 = rtrl_hsum_ps(b0), sa1 = rtrl_hsum_ps(a1), sb1 = rtrl_hsum_ps(b1);
-        float sa2 = rtrl_hsum_ps(a2), sb2 = rtrl_hsum_ps(b2), sa3 = rtrl_hsum_ps(a3), sb3 = rtrl_hsum_ps(b3);
-        for (; k < K; k++) {
-            sa0 += r0[k] * z[k];
-            sb0 += r0[k] * v[k];
-            sa1 += r1[k] * z[k];
-            sb1 += r1[k] * v[k];
-            sa2 += r2[k] * z[k];
-            sb2 += r2[k] * v[k];
-            sa3 += r3[k] * z[k];
-            sb3 += r3[k] * v[k];
-        }
-        a[i] = sa0, b[i] = sb0, a[i + 1] = sa1, b[i + 1] = sb1;
-        a[i + 2] = sa2, b[i + 2] = sb2, a[i + 3] = sa3, b[i + 3] = sb3;
-    }
-    for (; i + 2 <= rows; i += 2) {
-        const float* r0 = W + i * ldw;
-        const float* r1 = r0 + ldw;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-        __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
-        ptrdiff_t k = 0;
-        for (; k + 8 <= K; k += 8) {
-            __m256 zk = _mm256_loadu_ps(z + k), vk = _mm256_loadu_ps(v + k);
-            __m256 w0 = _mm256_loadu_ps(r0 + k), w1 = _mm256_loadu_ps(r1 + k);
-            a0 = _mm256_fmadd_ps(w0, zk, a0);
-            b0 = _mm256_fmadd_ps(w0, vk, b0);
-            a1 = _mm256_fmadd_ps(w1, zk, a1);
-            b1 = _mm256_fmadd_ps(w1, vk, b1);
-        }
-        float sa0 = rtrl_hsum_ps(a0), sb0 = rtrl_hsum_ps(b0);
-        float sa1 = rtrl_hsum_ps(a1), sb1 = rtrl_hsum_ps(b1);
-        for (; k < K; k++) {
-            sa0 += r0[k] * z[k];
-            sb0 += r0[k] * v[k];
-            sa1 += r1[k] * z[k];
-            sb1 += r1[k] * v[k];
-        }
-        a[i] = sa0, b[i] = sb0, a[i + 1] = sa1, b[i + 1] = sb1;
-    }
-    if (i < rows) rtrl_f32_gemv2_generic(rows - i, K, W + i * ldw, ldw, z, v, a + i, b + i);
-}
-#else
-#define rtrl_f64_gemv2_avx2 rtrl_f64_gemv2_generic
-#define rtrl_f32_gemv2_avx2 rtrl_f32_gemv2_generic
-#endif
 
 static void rtrl_gemv2_f64(ptrdiff_t rows, ptrdiff_t K, const double* W, ptrdiff_t ldw,
                            const double* z, const double* v, double* a, double* b) {
