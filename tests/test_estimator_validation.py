@@ -260,3 +260,159 @@ def test_a_failed_partial_fit_leaves_the_model_unchanged():
     for k, v in est.params_.items():
         np.testing.assert_array_equal(v, before[k])
     assert est.loss_curve_ == curve
+
+
+SWITCHES = [
+    ("learner", "rtrl", "uoro"),
+    ("learner", "rtrl", "kf"),
+    ("learner", "tbptt", "uoro"),
+    ("learner", "snap1", "ok"),
+    ("learner", "snap1", "snap2"),
+    ("learner", "bptt", "rtrl"),
+    ("update_every", 1, 8),
+    ("update_every", 8, None),
+    ("density", 1.0, 0.25),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new"), SWITCHES, ids=[f"{n}-{a}-{b}" for n, a, b in SWITCHES]
+)
+def test_partial_fit_refuses_a_changed_learner_schedule_or_density(name, old, new):
+    # the carried learner state belongs to the learner (and RTRL's schedule, the mask) it was
+    # made for; handing it to another kernel once corrupted the heap
+    rng = np.random.default_rng(0)
+    Xs, ys = rng.normal(size=(40, 2)), rng.normal(size=40)
+    est = RTRLRegressor(hidden_size=4, random_state=0, **{name: old}).partial_fit(Xs[:20], ys[:20])
+    w = est._w.copy()
+    est.set_params(**{name: new})
+    with pytest.raises(ValueError, match=f"{name} changed since the model was fitted"):
+        est.partial_fit(Xs[20:], ys[20:])
+    np.testing.assert_array_equal(est._w, w)
+    est.set_params(**{name: old}).partial_fit(Xs[20:], ys[20:])  # and it goes on as before
+    assert np.all(np.isfinite(est.predict(Xs)))
+
+
+def test_a_learner_refuses_the_state_of_another():
+    from rtrl.learners import KF, RTRL, UORO, new_update_state
+
+    layout = rtrl.cells.Elman().layout(4, 2, 1)
+    w = layout.pack(rtrl.cells.Elman().init_params(4, 2, 1, random_state=0), np.float64)
+    one = (np.array([0], np.intp), np.array([5], np.intp), np.array([1], np.intp))
+    for made_by, used_by in ((RTRL(), UORO()), (UORO(), KF()), (KF(), RTRL())):
+        state = made_by.init_state(layout, np.float64)
+        with pytest.raises(ValueError, match="inconsistent learner state"):
+            used_by.train(
+                layout, w, np.zeros((5, 2)), np.zeros((5, 1)), np.empty(0, np.intp),
+                np.ones(5), *one, np.zeros((1, 4)), state,
+                new_update_state(layout.n_params, np.float64), -1, 0, 1,
+            )  # fmt: skip
+
+
+@pytest.mark.parametrize("learner", ["rtrl", "uoro", "snap1", "tbptt", "bptt"])
+def test_arrays_of_the_wrong_size_in_a_model_are_refused_not_crashed(learner):
+    # what a hand-edited or corrupted saved model carries: the kernels run unchecked, so the
+    # sizes are checked before they start
+    rng = np.random.default_rng(1)
+    Xs, ys = rng.normal(size=(30, 2)), rng.normal(size=30)
+    est = RTRLRegressor(hidden_size=4, learner=learner, random_state=0).partial_fit(Xs, ys)
+    for key in ("acc", "m", "v", "pmask"):
+        saved = est._update[key]
+        est._update[key] = saved[:1].copy()
+        with pytest.raises(ValueError, match="entries for this network"):
+            est.partial_fit(Xs, ys)
+        est._update[key] = saved
+    w = est._w
+    est._w = w[:1].copy()
+    with pytest.raises(ValueError, match="entries"):
+        est.predict(Xs)
+    est._w = w
+    if learner != "bptt":
+        values = est._stream["learner"]["values"]
+        est._stream["learner"]["values"] = values[:, :1].copy()
+        with pytest.raises(ValueError, match="inconsistent"):
+            est.partial_fit(Xs, ys)
+        est._stream["learner"]["values"] = values
+    est.partial_fit(Xs, ys)  # the model itself is intact
+    assert np.all(np.isfinite(est.predict(Xs)))
+
+
+def test_a_chunk_without_weight_still_streams():
+    # the README's recipe (weight the last step of each sequence) cut into chunks: a chunk
+    # with no last step has all-zero weights, and chunking must not change the result
+    rng = np.random.default_rng(0)
+    Xs, ys = rng.normal(size=(40, 2)), rng.normal(size=40)
+    seq = np.repeat(np.arange(4), 10)
+    w = np.zeros(40)
+    w[9::10] = 1.0
+    kw = dict(hidden_size=4, update_every=3, random_state=0)
+    one = RTRLRegressor(**kw).partial_fit(Xs, ys, sequence_id=seq, sample_weight=w)
+    chunked = RTRLRegressor(**kw)
+    for a in range(0, 40, 5):
+        chunked.partial_fit(Xs[a : a + 5], ys[a : a + 5], sequence_id=seq[a : a + 5],
+                            sample_weight=w[a : a + 5])  # fmt: skip
+    np.testing.assert_array_equal(chunked._w, one._w)
+    with pytest.raises(ValueError, match="non-zero"):  # fit itself needs some weight
+        RTRLRegressor(**kw).fit(Xs, ys, sample_weight=np.zeros(40))
+
+
+def test_object_sequence_ids_work_like_strings():
+    rng = np.random.default_rng(0)
+    Xs, ys = rng.normal(size=(40, 1)), rng.normal(size=40)
+    ids = np.array(["s1"] * 20 + ["s2"] * 20, dtype=object)
+    a = RTRLRegressor(hidden_size=3, max_iter=2, random_state=0).fit(Xs, ys, sequence_id=ids)
+    b = RTRLRegressor(hidden_size=3, max_iter=2, random_state=0)
+    b.fit(Xs, ys, sequence_id=ids.astype(str))
+    np.testing.assert_array_equal(a._w, b._w)
+    mixed = np.array([1] * 20 + ["a"] * 19 + [None], dtype=object)
+    RTRLRegressor(hidden_size=3, max_iter=1).fit(Xs, ys, sequence_id=mixed)
+
+
+def test_a_failed_fit_leaves_a_fitted_model_as_it_was():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"u": rng.normal(size=30), "v": rng.normal(size=30)})
+    labels = (df["u"] > 0).to_numpy(int)
+    clf = RTRLClassifier(hidden_size=3, max_iter=2, random_state=0).fit(df, labels)
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(clf).items()}
+    expected = clf.predict(df)
+    bad_calls = [
+        lambda: clf.fit(np.ones((5, 3)), np.zeros(5, int)),  # one class, other width
+        lambda: clf.fit(np.ones((5, 3)), np.linspace(0, 1, 5)),  # continuous labels
+        lambda: clf.fit(df, labels, sample_weight=-np.ones(30)),
+        lambda: clf.fit(df, labels, sequence_id=np.zeros(3)),
+    ]
+    for call in bad_calls:
+        with pytest.raises(ValueError):
+            call()
+        assert list(clf.feature_names_in_) == ["u", "v"] and clf.n_features_in_ == 2
+        np.testing.assert_array_equal(clf.predict(df), expected)
+    assert set(vars(clf)) == set(state)
+
+
+def test_values_that_overflow_float32_are_refused():
+    Xs, ys = np.ones((10, 2)), np.ones(10)
+    Xs[3, 0] = 1e39
+    est = RTRLRegressor(hidden_size=3, dtype="float32", max_iter=1)
+    with pytest.raises(ValueError, match="X contains values too large for float32"):
+        est.fit(Xs, ys)
+    with pytest.raises(ValueError, match="y contains values too large"):
+        est.fit(np.ones((10, 2)), np.full(10, 1e39))
+    with pytest.raises(ValueError, match="too large"):
+        est.partial_fit(Xs, ys)
+
+
+def test_a_pass_that_diverged_throughout_reports_no_loss():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    Xs, ys = rng.normal(size=(30, 2)) * 1e3, rng.normal(size=30) * 1e3
+    est = RTRLRegressor(hidden_size=4, nonlinearity="relu", optimizer="sgd",
+                        learning_rate=1e3, random_state=0)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(6):
+            est.partial_fit(Xs, ys)
+    assert any(np.isnan(est.loss_curve_)), est.loss_curve_  # not a perfect-looking 0.0
+    assert 0.0 not in est.loss_curve_

@@ -523,6 +523,47 @@ cdef bint _optimizer_update(const OptSpec* o, intp_t n,
     return True
 
 
+cdef int _check_train_args(const Layout* L, intp_t n_w, intp_t n_pmask, intp_t n_dmask,
+                           intp_t n_acc, intp_t n_m, intp_t n_v, intp_t n_t,
+                           intp_t N, intp_t m, intp_t y_rows, intp_t y_cols,
+                           const intp_t[::1] labels, intp_t n_weights,
+                           const intp_t[::1] starts, const intp_t[::1] lengths,
+                           intp_t n_ends, intp_t state_rows, intp_t state_cols,
+                           intp_t n_window, intp_t n_diverged) except -1:
+    # Every array a training kernel indexes, against the network it was given: the kernels
+    # run without bounds checks, so arrays that do not fit (a corrupted or hand-edited saved
+    # model, a state from another network) must be refused before they start.
+    cdef intp_t b, B = starts.shape[0], i
+    if not (n_w == n_pmask == n_dmask == n_acc == n_m == n_v == L.n_params):
+        raise ValueError(
+            f"parameter-sized arrays must all have {L.n_params} entries for this network "
+            f"(w {n_w}, pmask {n_pmask}, dmask {n_dmask}, acc {n_acc}, m {n_m}, v {n_v})")
+    if n_t < 1 or n_window < 2 or n_diverged < 2:
+        raise ValueError("the optimizer step counter, window and divergence record are too short")
+    if m != L.m:
+        raise ValueError(f"X has {m} columns; the network takes {L.m} inputs")
+    if n_weights != N:
+        raise ValueError(f"{n_weights} sample weights for {N} rows")
+    if y_rows > 0:
+        if y_rows != N or y_cols != L.n_out:
+            raise ValueError(f"Y must be {N} x {L.n_out}, got {y_rows} x {y_cols}")
+    else:
+        if labels.shape[0] != N:
+            raise ValueError(f"{labels.shape[0]} labels for {N} rows")
+        for i in range(N):
+            if labels[i] < 0 or labels[i] >= L.n_out:
+                raise ValueError(f"label {labels[i]} at row {i} is not in 0..{L.n_out - 1}")
+    if lengths.shape[0] != B or n_ends < B:
+        raise ValueError("starts, lengths and ends must have one entry per stream")
+    if state_rows < B or state_cols != L.S:
+        raise ValueError(f"states must be at least {B} x {L.S}, got {state_rows} x {state_cols}")
+    for b in range(B):
+        if starts[b] < 0 or lengths[b] < 0 or starts[b] + lengths[b] > N:
+            raise ValueError(f"stream {b}: rows {starts[b]}..{starts[b] + lengths[b]} are "
+                             f"outside X's {N} rows")
+    return 0
+
+
 def optimizer_step(dict opt,
                    floating[::1] w, const floating[::1] acc, double scale,
                    const floating[::1] pmask, const floating[::1] dmask,
@@ -531,8 +572,14 @@ def optimizer_step(dict opt,
     was applied (False: the gradient was not finite and nothing changed)."""
     cdef OptSpec o = _opt_spec(opt)
     cdef floating sample = 0
-    cdef floating* g = _alloc(3 * w.shape[0], sample)
+    cdef floating* g
     cdef bint ok
+    if not (w.shape[0] == acc.shape[0] == pmask.shape[0] == dmask.shape[0] == m.shape[0]
+            == v.shape[0]) or t.shape[0] < 1:
+        raise ValueError("w, acc, pmask, dmask, m and v must have the same length; t one entry")
+    if w.shape[0] == 0:
+        return True
+    g = _alloc(3 * w.shape[0], sample)
     try:
         with nogil:
             ok = _optimizer_update(&o, w.shape[0], &w[0], &acc[0], scale, &pmask[0],
@@ -636,6 +683,22 @@ cdef void _flush_windows(int kind, const Layout* L, const Windowing* win, intp_t
                       save_bufs)
 
 
+cdef int _check_windows(int kind, const Layout* L, intp_t length, intp_t base, intp_t lsize,
+                        const int64_t[:, ::1] lint) except -1:
+    # a windowed learner's storage and the step counts of its open windows
+    cdef intp_t b, slot = 1 if kind == LEARNER_RTRL else 0
+    if lint.shape[1] <= slot:
+        raise ValueError("inconsistent window state")
+    if kind == LEARNER_RTRL and lsize != base + length * (L.S * L.S + L.G_size + L.z_size + L.S):
+        raise ValueError("inconsistent influence storage")
+    if kind == LEARNER_SNAP and lsize != base + length * (2 * L.S + L.G_size // L.S + L.z_size):
+        raise ValueError("inconsistent SnAp window storage")
+    for b in range(lint.shape[0]):
+        if lint[b, slot] < 0 or lint[b, slot] > length:
+            raise ValueError(f"stream {b}: {lint[b, slot]} steps in a window of {length}")
+    return 0
+
+
 def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1] lint,
                   floating[::1] acc):
     """Close the open window of every stream of a learner that defers work to windows:
@@ -654,6 +717,9 @@ def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1
     win.pattern = &pat
     if win.length == 0:
         return
+    if acc.shape[0] != L.n_params or lstate.shape[0] != lint.shape[0]:
+        raise ValueError("acc or the learner state does not fit the network")
+    _check_windows(kind, &L, win.length, win.base, lstate.shape[1], lint)
     if kind == LEARNER_SNAP:
         pat = _snap_pattern(lspec)
         scratch = _alloc(_snap1_window_scratch(&L, win.length), sample)
@@ -665,6 +731,26 @@ def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1
                            &lint[0, 0], lint.shape[1], &acc[0], scratch, <floating*> NULL)
     finally:
         free(scratch)
+
+
+cdef intp_t _kf_state_size(const Layout* L, intp_t rank) noexcept nogil:
+    # KF (rank 1) and OK(rank): per group and rank, u (K_g) and A (S x r_g)
+    cdef intp_t g, size = 0
+    for g in range(L.n_groups):
+        size += L.width[g] + L.S * L.rows[g]
+    return rank * size
+
+
+cdef intp_t _snap_influence_size(const Layout* L, const SnapPattern* pat) noexcept nogil:
+    # where the last kept block of SnAp's influence ends in a stream's state
+    cdef intp_t g, nb = 0, last
+    for g in range(L.n_groups):
+        nb += L.rows[g]
+    if nb == 0:
+        return 0
+    last = nb - 1
+    return pat.value_offset[last] + ((pat.row_ptr[last + 1] - pat.row_ptr[last])
+                                     * (pat.col_ptr[last + 1] - pat.col_ptr[last]))
 
 
 def online_train(dict spec, dict lspec, dict opt,
@@ -734,6 +820,11 @@ def online_train(dict spec, dict lspec, dict opt,
     cdef floating* lscratch
     cdef floating* wp = &w[0]
     cdef floating* ap = &acc[0]
+    _check_train_args(&L, w.shape[0], pmask.shape[0], dmask.shape[0], acc.shape[0],
+                      opt_m.shape[0], opt_v.shape[0], opt_t.shape[0], X.shape[0], X.shape[1],
+                      Y.shape[0], Y.shape[1], labels, weights.shape[0], starts, lengths,
+                      ends.shape[0], states.shape[0], states.shape[1], window.shape[0],
+                      diverged.shape[0])
     if lstate.shape[0] < B or states.shape[0] < B or lint.shape[0] < B:
         raise ValueError("inconsistent learner state")
     for b in range(B):
@@ -762,16 +853,24 @@ def online_train(dict spec, dict lspec, dict opt,
         if window_len > 0:
             learner_scratch += _rtrl_window_scratch(&L, window_len)
     elif kind == LEARNER_UORO:
+        if lsize != S + L.P or lint.shape[1] < 5:
+            raise ValueError("inconsistent UORO state")
         learner_scratch = 2 * S + L.G_size // S + 4 * L.n + cell_step_jvp_scratch(&L)
         dense_D = 0
     elif kind == LEARNER_KF:
+        if lsize != _kf_state_size(&L, 1) or lint.shape[1] < 4:
+            raise ValueError("inconsistent KF-RTRL state")
         for b in range(L.n_groups):
             learner_scratch = max(learner_scratch, S * L.rows[b] + L.rows[b])
     elif kind == LEARNER_OK:
         rank = lspec["rank"]
+        if rank < 1 or lsize != _kf_state_size(&L, rank) or lint.shape[1] < 4:
+            raise ValueError("inconsistent OK state")
         learner_scratch = _ok_scratch(&L, rank)
     elif kind == LEARNER_SNAP:
         pattern = _snap_pattern(lspec)
+        if lint.shape[1] < 1 or _snap_influence_size(&L, &pattern) > lsize:
+            raise ValueError("inconsistent SnAp state")
         window_len = lspec.get("window", 0)
         window_base = lspec.get("window_base", 0)
         dense_D = pattern.max_rows > 2    # forming D pays off once blocks are not tiny
@@ -784,6 +883,8 @@ def online_train(dict spec, dict lspec, dict opt,
             learner_scratch = max(learner_scratch, _snap1_window_scratch(&L, window_len))
             if lsize != window_base + window_len * (2 * S + L.G_size // S + L.z_size):
                 raise ValueError("inconsistent SnAp window storage")
+    if window_len > 0:
+        _check_windows(kind, &L, window_len, window_base, lsize, lint)
     mem = _alloc(scratch + learner_scratch, sample)
     e_bar = _carve_step_scratch(&L, mem, &x, &s_new, &z, &G, &D, &work, &y_hat, &e)
     g_scratch = e_bar + S
@@ -980,6 +1081,10 @@ def bptt_train(dict spec, dict opt,
     cdef bint regression = Y.shape[0] > 0, finite
     cdef double total = 0, seq_loss, step_loss
     cdef floating sample = 0
+    _check_train_args(&L, w.shape[0], pmask.shape[0], dmask.shape[0], acc.shape[0],
+                      opt_m.shape[0], opt_v.shape[0], opt_t.shape[0], X.shape[0], X.shape[1],
+                      Y.shape[0], Y.shape[1], labels, weights.shape[0], starts, lengths,
+                      B, states.shape[0], states.shape[1], window.shape[0], diverged.shape[0])
     for b in range(B):
         T = max(T, lengths[b])
     cdef intp_t scratch = (_step_scratch_size(&L) + 2 * S + 4 * L.n + 3 * L.n_params
@@ -1123,6 +1228,13 @@ def tbptt_train(dict spec, dict opt,
     cdef floating* wl
     cdef floating* wp = &w[0]
     cdef floating* gp = &acc[0]
+    _check_train_args(&L, w.shape[0], pmask.shape[0], dmask.shape[0], acc.shape[0],
+                      opt_m.shape[0], opt_v.shape[0], opt_t.shape[0], X.shape[0], X.shape[1],
+                      Y.shape[0], Y.shape[1], labels, weights.shape[0], starts, lengths,
+                      ends.shape[0], states.shape[0], states.shape[1], window.shape[0],
+                      diverged.shape[0])
+    if lstate.shape[0] < B or lint.shape[0] < B:
+        raise ValueError("inconsistent truncation window")
     if k < 1 or lsize != (k + 1) * S + k * (m + n_out + 2) or lint.shape[1] < 1:
         raise ValueError("inconsistent truncation window")
     for b in range(B):
@@ -1208,7 +1320,14 @@ def forward_run(dict spec,
     cdef Layout L = _layout(spec)
     cdef intp_t T = X.shape[0], S = L.S, t
     cdef floating sample = 0
-    cdef floating* mem = _alloc(L.m + S + L.z_size + L.work_size, sample)
+    cdef floating* mem
+    if w.shape[0] != L.n_params:
+        raise ValueError(f"w has {w.shape[0]} entries; the network has {L.n_params}")
+    if X.shape[1] != L.m or state.shape[0] != S:
+        raise ValueError(f"X must have {L.m} columns and the state {S} entries")
+    if out.shape[0] < T or out.shape[1] != L.n_out:
+        raise ValueError(f"out must be at least {T} x {L.n_out}")
+    mem = _alloc(L.m + S + L.z_size + L.work_size, sample)
     cdef floating* x = mem
     cdef floating* s_new = x + L.m
     cdef floating* z = s_new + S

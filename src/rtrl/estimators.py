@@ -39,6 +39,7 @@ touched by a non-finite update.
 
 from __future__ import annotations
 
+import inspect
 import time
 import warnings
 from numbers import Integral, Real
@@ -68,6 +69,29 @@ class DivergenceWarning(UserWarning):
     """Training met a non-finite loss, state or gradient; that update was not applied."""
 
 
+# scikit-learn >= 1.6 refuses all-zero sample weights unless told otherwise
+_ZERO_WEIGHTS_KW = "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters
+
+
+def _finite_as(a, dtype, what):
+    """``a`` as ``dtype``, refusing values that become infinite (float64 beyond float32)."""
+    with np.errstate(over="ignore"):  # refused below, with a message that says why
+        out = np.asarray(a, dtype=dtype)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            f"{what} contains values too large for {np.dtype(dtype).name} (they overflow to inf)"
+        )
+    return out
+
+
+def _label(ids, i):
+    """Label i of a sequence_id array as a Python scalar (None without labels)."""
+    if ids is None:
+        return None
+    value = ids[i]
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _sequence_bounds(sequence_id, n_steps: int):
     """Starts and lengths of the runs of equal labels, and the first and last labels."""
     if sequence_id is None:
@@ -79,12 +103,17 @@ def _sequence_bounds(sequence_id, n_steps: int):
         )
     if ids.dtype.kind == "f" and np.isnan(ids).any():
         raise ValueError("sequence_id contains NaN")
-    if ids.dtype.kind == "O":
-        ids = ids.astype(str)
+    ids = _normalised_ids(ids)
     change = np.flatnonzero(ids[1:] != ids[:-1]) + 1
     starts = np.concatenate([[0], change]).astype(np.intp)
     lengths = np.diff(np.concatenate([starts, [n_steps]])).astype(np.intp)
-    return starts, lengths, ids[0].item(), ids[-1].item()
+    return starts, lengths, _label(ids, 0), _label(ids, -1)
+
+
+def _normalised_ids(ids):
+    # object arrays (a pandas column of strings, mixed types, None) compare as their strings
+    ids = np.asarray(ids)
+    return ids.astype(str) if ids.dtype.kind == "O" else ids
 
 
 class _BaseRTRL(BaseEstimator):
@@ -210,6 +239,7 @@ class _BaseRTRL(BaseEstimator):
             params["weight_hh"] = params["weight_hh"] * mask
         decay = {k: np.full(s, 0.0 if "bias" in k else 1.0, dtype=dt) for k, s in names.items()}
         self._w = layout.pack(params, dt)
+        self._fitted_setup = self._setup()
         self._update = new_update_state(
             layout.n_params, dt, pmask=layout.pack(keep, dt), dmask=layout.pack(decay, dt)
         )
@@ -230,17 +260,33 @@ class _BaseRTRL(BaseEstimator):
             "started": False,
         }
 
+    def _setup(self) -> dict:
+        """What the carried state depends on besides the network's shape: the learner (its
+        state's layout), the update schedule (exact RTRL's block form) and the mask."""
+        return {
+            "learner": repr(make_learner(self.learner)),
+            "update_every": self.update_every,
+            "density": float(self.density),
+        }
+
     def _check_compatible(self, layout: Layout) -> None:
         if self._w.shape[0] != layout.n_params or self._w.dtype != self._dt():
             raise ValueError(
                 "the network's shape or dtype changed since it was fitted (hidden_size, cell, "
                 "dtype); call fit to start again"
             )
+        fitted = getattr(self, "_fitted_setup", None)
+        if fitted is not None and fitted != self._setup():
+            changed = sorted(k for k, v in self._setup().items() if fitted[k] != v)
+            raise ValueError(
+                f"{', '.join(changed)} changed since the model was fitted "
+                f"({', '.join(f'{k}={fitted[k]!r}' for k in changed)}); call fit to start again"
+            )
         states = self._stream["states"]
         if states.shape[0] != self.batch_size:
             raise ValueError("batch_size changed since the model was fitted; call fit")
 
-    def _validate(self, X, y, sample_weight, *, reset: bool):
+    def _validate(self, X, y, sample_weight, *, reset: bool, partial: bool = False):
         dt = self._dt()
         X, y = validate_data(
             self,
@@ -251,13 +297,30 @@ class _BaseRTRL(BaseEstimator):
             multi_output=not isinstance(self, ClassifierMixin),
             y_numeric=not isinstance(self, ClassifierMixin),
         )
-        X = np.asarray(X, dtype=dt)
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=dt, ensure_non_negative=True)
+        X = _finite_as(X, dt, "X")
+        # a chunk of a stream may carry no weight (its steps still move the state on)
+        zero_ok = {"allow_all_zero_weights": True} if partial and _ZERO_WEIGHTS_KW else {}
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=dt, ensure_non_negative=True, **zero_ok
+        )
+        sample_weight = _finite_as(sample_weight, dt, "sample_weight")
         return X, y, np.ascontiguousarray(sample_weight)
 
     def _fit_stream(self, X, y, sequence_id, sample_weight, *, partial: bool, classes=None):
+        before = self.__dict__.copy()
+        try:
+            prepared = self._prepare_fit(X, y, sequence_id, sample_weight, partial, classes)
+        except BaseException:
+            # a call refused before training leaves a fitted model as it was (validate_data
+            # and the targets set attributes on the way)
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        return self._train(*prepared, sequence_id, partial)
+
+    def _prepare_fit(self, X, y, sequence_id, sample_weight, partial, classes):
         first = not partial or not hasattr(self, "_w")
-        X, y, weights = self._validate(X, y, sample_weight, reset=first)
+        X, y, weights = self._validate(X, y, sample_weight, reset=first, partial=partial)
         starts, lengths, first_label, last_label = _sequence_bounds(sequence_id, X.shape[0])
         Y, labels = self._prepare_targets(y, first=first, partial=partial, classes=classes)
         layout = self._cell().layout(self.hidden_size, self.n_features_in_, self.n_outputs_)
@@ -276,7 +339,10 @@ class _BaseRTRL(BaseEstimator):
         layout = self._layout()
         self._update["optimizer"] = self._optimizer().to_kernel(alpha=self.alpha)
         args = (layout, learner, X, Y, labels, weights, starts, lengths, n_threads)
+        return args, rng, starts, lengths, first_label, last_label
 
+    def _train(self, args, rng, starts, lengths, first_label, last_label, sequence_id, partial):
+        X = args[2]
         with blas_single_threaded():
             if partial:
                 carry = self._stream["started"] and (first_label == self._stream["label"])
@@ -306,13 +372,13 @@ class _BaseRTRL(BaseEstimator):
                     f"Maximum iterations ({self.max_iter}) reached and the optimization "
                     "hasn't converged yet.",
                     ConvergenceWarning,
-                    stacklevel=3,
+                    stacklevel=5,  # the caller of fit (_train, _fit_stream, fit, its wrapper)
                 )
             last = order[-1]
             self._stream["label"] = (
                 None
                 if sequence_id is None
-                else np.asarray(sequence_id)[starts[last] + lengths[last] - 1].item()
+                else _label(_normalised_ids(sequence_id), starts[last] + lengths[last] - 1)
             )
         return self
 
@@ -401,7 +467,8 @@ class _BaseRTRL(BaseEstimator):
     def _after_pass(self, loss: float, steps: int, n_rows: int, where: str) -> None:
         self.n_iter_ += 1
         self.t_ += steps
-        self.loss_curve_.append(loss / max(steps, 1))
+        # a pass whose every step diverged has no loss to report (not a perfect 0)
+        self.loss_curve_.append(loss / steps if steps else (np.nan if n_rows else 0.0))
         diverged = self._update["diverged"]
         if diverged[0]:
             row = int(diverged[1])
@@ -410,17 +477,18 @@ class _BaseRTRL(BaseEstimator):
                 f"first at row {row} of X); the update was not applied and the hidden and "
                 "learner states restarted from zero. Lower learning_rate or set clip_norm.",
                 DivergenceWarning,
-                stacklevel=4,
+                stacklevel=6,  # the caller of fit / partial_fit
             )
             diverged[:] = (0, -1)
 
     def _converged(self) -> bool:
         loss = self.loss_curve_[-1]
-        if loss > self.best_loss_ - self.tol:
+        if not loss <= self.best_loss_ - self.tol:  # no improvement (nan included)
             self._no_improvement_count += 1
         else:
             self._no_improvement_count = 0
-        self.best_loss_ = min(self.best_loss_, loss)
+        if loss < self.best_loss_:
+            self.best_loss_ = loss
         if self._no_improvement_count > self.n_iter_no_change:
             if self.verbose:
                 print(
@@ -609,7 +677,7 @@ class RTRLRegressor(RegressorMixin, _BaseRTRL):
     _loss = SquaredError()
 
     def _prepare_targets(self, y, *, first, partial, classes=None):
-        Y = np.asarray(y, dtype=self._dt())
+        Y = _finite_as(y, self._dt(), "y")
         if first:
             self._y_ndim = Y.ndim
             self.n_outputs_ = 1 if Y.ndim == 1 else Y.shape[1]

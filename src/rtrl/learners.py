@@ -150,15 +150,44 @@ class OnlineLearner(Learner):
     def values_size(self, layout: Layout, itemsize: int) -> int:
         raise NotImplementedError
 
+    def ints_size(self, layout: Layout) -> int:
+        """Integers per stream (``n_ints``)."""
+        return self.n_ints
+
     def kernel_spec(self, layout: Layout, itemsize: int) -> dict:
         return {"kind": self.kind, "kept_ints": 4 if self.random else 0}
 
     def state_bytes(self, layout, itemsize, n_steps):
-        return self.values_size(layout, itemsize) * itemsize + self.n_ints * 8
+        return self.values_size(layout, itemsize) * itemsize + self.ints_size(layout) * 8
+
+    def check_state(self, layout: Layout, learner_state, dtype, n_streams: int) -> None:
+        """Raise ValueError unless ``learner_state`` is this learner's state for ``layout``,
+        ``dtype`` and at least ``n_streams`` streams (a state made by another learner or
+        another network would send the kernels outside its arrays)."""
+        dtype = np.dtype(dtype)
+        values = learner_state.get("values") if isinstance(learner_state, dict) else None
+        ints = learner_state.get("ints") if isinstance(learner_state, dict) else None
+        if (
+            not isinstance(values, np.ndarray)
+            or not isinstance(ints, np.ndarray)
+            or values.dtype != dtype
+            or ints.dtype != np.int64
+            or values.ndim != 2
+            or ints.ndim != 2
+            or values.shape != (values.shape[0], self.values_size(layout, dtype.itemsize))
+            or ints.shape != (values.shape[0], self.ints_size(layout))
+            or values.shape[0] < n_streams
+            or not values.flags.c_contiguous
+            or not ints.flags.c_contiguous
+        ):
+            raise ValueError(
+                f"inconsistent learner state: it does not belong to {self!r} on this network "
+                "(was the learner, update_every or density changed since it was made?)"
+            )
 
     def init_state(self, layout, dtype, n_streams=1, random_state=None):
         itemsize = np.dtype(dtype).itemsize
-        ints = np.zeros((n_streams, self.n_ints), dtype=np.int64)
+        ints = np.zeros((n_streams, self.ints_size(layout)), dtype=np.int64)
         if self.random:
             from sklearn.utils import check_random_state
 
@@ -176,6 +205,7 @@ class OnlineLearner(Learner):
 
     def flush_streams(self, layout, learner_state, acc):
         if self.windowed(layout):
+            self.check_state(layout, learner_state, acc.dtype, 0)
             _core.flush_windows(
                 layout.to_kernel(),
                 self.kernel_spec(layout, acc.dtype.itemsize),
@@ -212,6 +242,7 @@ class OnlineLearner(Learner):
         n_threads,
     ):
         B = len(starts)
+        self.check_state(layout, learner_state, w.dtype, B)
         return _core.online_train(
             layout.to_kernel(),
             self.kernel_spec(layout, w.dtype.itemsize),
@@ -550,6 +581,7 @@ class TBPTT(OnlineLearner):
         n_threads,
     ):
         B = len(starts)
+        self.check_state(layout, learner_state, w.dtype, B)
         return _core.tbptt_train(
             layout.to_kernel(),
             update["optimizer"],
@@ -815,17 +847,9 @@ class SnAp(OnlineLearner):
             return RTRL(window=getattr(self, "_exact_window", "auto"))
         return None
 
-    def init_state(self, layout, dtype, n_streams=1, random_state=None):
+    def ints_size(self, layout):
         exact = self.exact(layout)
-        if exact is not None:
-            return exact.init_state(layout, dtype, n_streams, random_state)
-        return super().init_state(layout, dtype, n_streams, random_state)
-
-    def state_bytes(self, layout, itemsize, n_steps):
-        exact = self.exact(layout)
-        if exact is not None:
-            return exact.state_bytes(layout, itemsize, n_steps)
-        return super().state_bytes(layout, itemsize, n_steps)
+        return self.n_ints if exact is None else exact.ints_size(layout)
 
     def pattern(self, layout: Layout) -> list[np.ndarray]:
         """The kept pattern :math:`M_k` of each recurrent group, boolean (S x r_g): entry
