@@ -176,3 +176,70 @@ def test_no_traceback_from_the_command(tmp_path):
     )  # fmt: skip
     assert run.returncode == 2
     assert "Traceback" not in run.stderr and "no such file" in run.stderr
+
+
+def test_more_bad_inputs_end_with_one_line_and_exit_code_2(data, tmp_path, capsys):
+    _, _, path = data
+    model = str(tmp_path / "m.skops")
+    fit = ["fit", path, "--target", "y", "--out", model, *FIT]
+    for option, value, expected in [
+        ("--learning-rate", "-1", "'learning_rate' parameter"),
+        ("--learning-rate", "nan", "'learning_rate' parameter"),
+        ("--clip-norm", "0", "'clip_norm' parameter"),
+        ("--n-jobs", "0", "n_jobs == 0"),
+        ("--hidden", "100000", "needs"),  # refused before anything is allocated
+    ]:
+        assert expected in _error(capsys, [*fit, option, value]), option
+    assert not os.path.exists(model)
+    nan = _write(tmp_path / "nan.csv", ["x", "y"], [[1, 2], [3, "nan"], [5, "inf"]])
+    assert "'nan' is not a finite number" in _error(
+        capsys, ["fit", nan, "--target", "y", "--out", model]
+    )
+    one = _write(tmp_path / "one.csv", ["x", "y"], [[1, 0], [2, 0]])
+    assert "at least 2 classes" in _error(
+        capsys, ["fit", one, "--target", "y", "--classify", "--out", model]
+    )
+    assert "is a directory" in _error(
+        capsys, ["fit", path, "--target", "y", "--out", str(tmp_path)]
+    )
+    dup = _write(tmp_path / "dup.csv", ["a", "a", "y"], [[1, 2, 3]])
+    assert "'a' more than once" in _error(capsys, ["fit", dup, "--target", "y", "--out", model])
+    # predict: a sequence column the file lacks, named or remembered by the model
+    assert main(["fit", path, "--target", "y", "--out", model, *FIT]) == 0
+    assert "unknown column 'zz'" in _error(capsys, ["predict", model, path, "--sequence-id", "zz"])
+    seqs = _write(tmp_path / "s.csv", ["x", "y", "s"], [[0.1, 1, "a"], [0.2, 2, "b"]])
+    seq_model = str(tmp_path / "sm.skops")
+    assert (
+        main(["fit", seqs, "--target", "y", "--sequence-id", "s", "--out", seq_model, *FIT]) == 0
+    )
+    plain = _write(tmp_path / "plain.csv", ["x"], [[0.1], [0.2]])
+    assert "column 's'" in _error(capsys, ["predict", seq_model, plain])
+    # a pipeline saved with rtrl.save cannot be streamed through a file
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = delayed_sum(30, random_state=0)
+    pipe = make_pipeline(StandardScaler(), rtrl.RTRLRegressor(hidden_size=3, max_iter=1)).fit(X, y)
+    rtrl.save(pipe, tmp_path / "pipe.skops")
+    assert "Pipeline" in _error(capsys, ["predict", str(tmp_path / "pipe.skops"), path])
+
+
+def test_integer_class_labels_come_back_as_integers(tmp_path, capsys):
+    path = _write(tmp_path / "i.csv", ["x", "y"], [[0.5, 1], [-0.5, 0], [0.4, 1], [-0.3, 0]] * 5)
+    model = str(tmp_path / "c.skops")
+    assert main(["fit", path, "--target", "y", "--classify", "--out", model, *FIT]) == 0
+    capsys.readouterr()
+    assert main(["predict", model, path]) == 0
+    rows = capsys.readouterr().out.split()[1:]
+    assert rows and set(rows) <= {"0", "1"}, rows[:5]
+
+
+def test_demo_and_bench_refuse_bad_options(capsys, tmp_path):
+    assert main(["demo", "--steps", "50", "--learning-rate", "-1"]) == 2
+    assert "learning_rate" in capsys.readouterr().err
+    assert main(["demo", "--steps", "50", "--n-jobs", "0"]) == 2
+    assert main(["demo", "--steps", "50", "--plot", str(tmp_path) + os.sep]) == 2
+    assert "give a file name" in capsys.readouterr().err
+    for bad in ("nan", "inf"):
+        with pytest.raises(SystemExit, match="finite"):
+            main(["bench", "--quick", "--min-time", bad])

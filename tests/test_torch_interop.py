@@ -114,3 +114,17 @@ def test_unsupported_modules_are_refused():
     leaky = rtrl.RTRLRegressor(hidden_size=3, cell=rtrl.Elman(leak=0.5)).fit(X, y)
     with pytest.raises(ValueError, match="leak"):
         leaky.to_torch()
+
+
+def test_non_finite_weights_are_refused():
+    rnn = torch.nn.RNN(3, 4, batch_first=True)
+    with torch.no_grad():
+        rnn.weight_hh_l0[1, 2] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        rtrl.from_torch(rnn, torch.nn.Linear(4, 1))
+    rnn = torch.nn.RNN(3, 4, batch_first=True)
+    readout = torch.nn.Linear(4, 1)
+    with torch.no_grad():
+        readout.bias[0] = float("inf")
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        rtrl.from_torch(rnn, readout)

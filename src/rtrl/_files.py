@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import os
 import sys
 import time
@@ -23,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._threads import effective_n_threads
+from .gradient import check_state_memory
 from .persistence import atomic_path
 
 
@@ -49,7 +52,14 @@ def read_header(path: str) -> list[str]:
             raise FileError(f"{path}: empty file (a header row is needed)") from None
         except (csv.Error, UnicodeDecodeError) as exc:
             raise FileError(f"{path}: not a readable CSV file ({exc})") from None
-    return [name.strip() for name in header]
+    names = [name.strip() for name in header]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise FileError(
+            f"{path}: the header names {', '.join(map(repr, repeated))} more than once; "
+            "columns are chosen by name, so each must be unique"
+        )
+    return names
 
 
 def column_indices(path: str, header: list[str], names: list[str]) -> list[int]:
@@ -92,11 +102,16 @@ def iter_chunks(
                 for j in numeric:
                     cell = row[j].strip()
                     try:
-                        values.append(float(cell))
+                        value = float(cell)
                     except ValueError:
                         raise FileError(
                             f"{path}:{line}: column {header[j]!r}: {cell!r} is not a number"
                         ) from None
+                    if not math.isfinite(value):
+                        raise FileError(
+                            f"{path}:{line}: column {header[j]!r}: {cell!r} is not a finite number"
+                        )
+                    values.append(value)
                 rows.append(values)
                 texts.append([row[j] for j in text])
                 if len(rows) == chunk_size:
@@ -138,17 +153,20 @@ def _class_labels(path, header, target_index, chunk_size) -> np.ndarray:
     for _, _, texts, _ in iter_chunks(path, header, [], [target_index], chunk_size):
         seen.update(t[0].strip() for t in texts)
     labels = sorted(seen)
-    try:  # numeric labels keep their numeric order and type
-        return np.array(sorted(float(v) for v in labels))
-    except ValueError:
-        return np.array(labels, dtype=object)
+    for kind in (int, float):  # numeric labels keep their numeric order and type
+        try:
+            return np.array(sorted(kind(v) for v in labels))
+        except ValueError:
+            pass
+    return np.array(labels, dtype=object)
 
 
 def _labels(texts, classes) -> np.ndarray:
     values = [t[0].strip() for t in texts]
     if classes.dtype == object:
         return np.array(values, dtype=object)
-    return np.array([float(v) for v in values])
+    kind = int if classes.dtype.kind in "iu" else float
+    return np.array([kind(v) for v in values])
 
 
 def fit(args) -> int:
@@ -169,6 +187,8 @@ def fit(args) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise FileError(f"{out.parent}: no such directory for --out")
+    if out.is_dir():
+        raise FileError(f"{out}: is a directory; --out names the model file to write")
 
     common = dict(
         hidden_size=args.hidden,
@@ -181,13 +201,28 @@ def fit(args) -> int:
         random_state=args.seed,
     )
     classes = None
+    model = (RTRLClassifier if args.classify else RTRLRegressor)(**common)
+    try:  # bad options are named before the file is read
+        model._validate_params()
+        effective_n_threads(args.n_jobs)
+        check_state_memory(
+            model._learner(),
+            model._cell().layout(args.hidden, len(features), 1 if args.classify else len(targets)),
+            np.dtype(model.dtype).itemsize,
+            args.chunk_size,
+        )
+    except (ValueError, MemoryError) as exc:
+        raise FileError(str(exc)) from None
     if args.classify:
         classes = _class_labels(args.data, header, target_idx[0], args.chunk_size)
-        model = RTRLClassifier(**common)
+        if len(classes) < 2:
+            raise FileError(
+                f"{args.data}: --classify needs at least 2 classes in column "
+                f"{targets[0]!r}; it holds {len(classes)}"
+            )
         numeric = feature_idx
         text = target_idx + seq_idx
     else:
-        model = RTRLRegressor(**common)
         numeric = feature_idx + target_idx
         text = seq_idx
     bundle = {
@@ -205,12 +240,15 @@ def fit(args) -> int:
         ):
             X = values[:, : len(feature_idx)]
             seq = np.array([t[-1] for t in texts], dtype=object) if seq_idx else None
-            if args.classify:
-                y = _labels(texts, classes)
-                model.partial_fit(X, y, sequence_id=seq, classes=classes)
-            else:
-                y = values[:, len(feature_idx) :]
-                model.partial_fit(X, y[:, 0] if y.shape[1] == 1 else y, sequence_id=seq)
+            try:
+                if args.classify:
+                    y = _labels(texts, classes)
+                    model.partial_fit(X, y, sequence_id=seq, classes=classes)
+                else:
+                    y = values[:, len(feature_idx) :]
+                    model.partial_fit(X, y[:, 0] if y.shape[1] == 1 else y, sequence_id=seq)
+            except (ValueError, MemoryError) as exc:  # refused data: the model is unchanged
+                raise FileError(f"{args.data}: {exc}") from None
             rows += len(X)
             chunks += 1
             loss_sum += model.loss_curve_[-1] * len(X)
@@ -257,6 +295,11 @@ def load_model(path: str):
         )
     if not hasattr(loaded, "predict"):
         raise FileError(f"{path}: holds no model")
+    if not hasattr(loaded, "_predict_chunk"):
+        raise FileError(
+            f"{path}: holds a {type(loaded).__name__}, which rtrl predict cannot stream "
+            "through a file; call its predict from Python"
+        )
     return loaded, None, None, None
 
 
@@ -270,8 +313,14 @@ def predict(args) -> int:
         n = getattr(model, "n_features_in_", None)
         features = header if n is None else header[:n]
     feature_idx = column_indices(args.data, header, features)
-    seq_name = args.sequence_id if args.sequence_id is not None else seq_name
-    seq_idx = column_indices(args.data, header, [seq_name]) if seq_name in header else []
+    if args.sequence_id is not None:
+        seq_name = args.sequence_id
+    elif seq_name is not None and seq_name not in header:
+        raise FileError(
+            f"{args.data}: the model was trained with sequences marked by column {seq_name!r}, "
+            "which this file does not have (name another with --sequence-id)"
+        )
+    seq_idx = column_indices(args.data, header, [seq_name]) if seq_name is not None else []
     names = target or ["prediction"]
     out_path = Path(args.out) if args.out else None
     if out_path is not None and not out_path.parent.is_dir():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -63,10 +64,13 @@ def demo(args) -> int:
         if not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
             print(f"rtrl demo: error: {args.plot}: no such directory", file=sys.stderr)
             return 2
+        name = os.path.basename(args.plot)
+        if os.path.isdir(args.plot) or not name or name.startswith("."):
+            print(f"rtrl demo: error: --plot {args.plot}: give a file name such as curves.png",
+                  file=sys.stderr)  # fmt: skip
+            return 2
     from sklearn.linear_model import LinearRegression
 
-    X, y = delayed_sum(args.steps, delays=(2, 4), random_state=args.seed)
-    n_threads = effective_n_threads(args.n_jobs)
     make = partial(
         RTRLRegressor,
         hidden_size=args.hidden,
@@ -77,6 +81,13 @@ def demo(args) -> int:
         random_state=args.seed,
     )
     est = make(learner=args.learner)
+    try:  # bad options are named before anything runs
+        est._validate_params()
+        n_threads = effective_n_threads(args.n_jobs)
+    except ValueError as exc:
+        print(f"rtrl demo: error: {exc}", file=sys.stderr)
+        return 2
+    X, y = delayed_sum(args.steps, delays=(2, 4), random_state=args.seed)
     print(
         f"rtrl {__version__} demo: an Elman network (n={args.hidden}) learns online with "
         f"{args.learner!r}, Adam every {args.update_every} step(s), chunks of {args.chunk} "
@@ -258,8 +269,8 @@ def bench(args) -> int:
     """Print the performance table (see rtrl.benchmark)."""
     from . import benchmark
 
-    if args.min_time < 0:
-        raise SystemExit("rtrl bench: --min-time must be >= 0")
+    if not (math.isfinite(args.min_time) and args.min_time >= 0):
+        raise SystemExit("rtrl bench: --min-time must be a finite number >= 0")
     print(f"rtrl {__version__} bench -- {benchmark.machine_summary()}")
     if args.compare and not benchmark.jax_available():
         print("(JAX is not installed: the peers are the NumPy implementation only)")

@@ -55,11 +55,17 @@ def check_state_memory(
     fit in memory."""
 
     def others() -> dict[str, int]:  # only for the error message
-        return {
-            name: n_streams * make().scheduled(None).state_bytes(layout, itemsize, n_steps)
-            for name, make in LEARNERS.items()
-            if name != learner.name
-        }
+        sizes = {}
+        for name, make in LEARNERS.items():
+            if name == learner.name:
+                continue
+            try:  # SnAp's pattern, say, may itself be too large to work out
+                sizes[name] = n_streams * make().scheduled(None).state_bytes(
+                    layout, itemsize, n_steps
+                )
+            except MemoryError:
+                continue
+        return sizes
 
     needed = n_streams * learner.state_bytes(layout, itemsize, n_steps)
     check_state_fits(learner, needed, others)

@@ -393,12 +393,20 @@ class RTRL(OnlineLearner):
         keep[index[~np.asarray(layout.weight_hh_mask, dtype=bool)]] = False
         return np.flatnonzero(keep).astype(np.intp)
 
+    @staticmethod
+    def _n_stored_columns(layout: Layout) -> int:
+        """``len(_stored_columns(layout))``, counted without building the index (the memory
+        check sizes networks far too large to allocate)."""
+        if layout.weight_hh_mask is None:
+            return layout.n_recurrent_params
+        return layout.n_recurrent_params - int(np.sum(~np.asarray(layout.weight_hh_mask, bool)))
+
     def _width(self, layout: Layout, itemsize: int) -> int:
-        S, P = layout.state_size, len(self._stored_columns(layout))
+        S, P = layout.state_size, self._n_stored_columns(layout)
         return min(self.block_width or influence_block_width(S, P, itemsize), P)
 
     def values_size(self, layout, itemsize):
-        S, P = layout.state_size, len(self._stored_columns(layout))
+        S, P = layout.state_size, self._n_stored_columns(layout)
         return S * (P + self._width(layout, itemsize)) + self._window_size(layout)
 
     def kernel_spec(self, layout, itemsize):
@@ -856,7 +864,17 @@ class SnAp(OnlineLearner):
         (i, j) says whether the parameters of row j keep their influence on state i."""
         return _cached(("snap-pattern", self.level), layout, lambda: self._pattern(layout))
 
+    #: Largest S x (S + rows) the pattern is worked out for; beyond it (networks whose
+    #: influence could not be held anyway) asking for it raises MemoryError.
+    max_pattern_entries: ClassVar[int] = 10**9
+
     def _pattern(self, layout: Layout) -> list[np.ndarray]:
+        S = layout.state_size
+        rows = sum(r for r, _ in _group_sizes(layout))
+        if S * (S + rows) > self.max_pattern_entries:
+            raise MemoryError(
+                f"the SnAp pattern of a network with state size {S} is too large to work out"
+            )
         out = []
         reach = None
         for m1 in layout.cell.immediate_pattern(layout):

@@ -135,6 +135,8 @@ def _array(tensor, shape, dtype) -> np.ndarray:
     value = tensor.detach().cpu().numpy().astype(dtype)
     if value.shape != tuple(shape):
         raise ValueError(f"a parameter has shape {value.shape}, expected {tuple(shape)}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError("the module's weights contain NaN or infinity")
     return value
 
 
