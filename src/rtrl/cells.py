@@ -135,7 +135,15 @@ class Layout:
         return {name: np.ascontiguousarray(v) for name, v in self._views(flat).items()}
 
     def to_kernel(self) -> dict:
-        """The ``Layout`` struct of ``rtrl._cells`` as a dict."""
+        """The ``Layout`` struct of ``rtrl._cells`` as a dict (a fresh copy of one built once
+        per layout: the kernels read it on every training call)."""
+        built = self.__dict__.get("_kernel_dict")
+        if built is None:
+            built = self._build_kernel_dict()
+            object.__setattr__(self, "_kernel_dict", built)  # frozen: a cache, not a field
+        return dict(built)
+
+    def _build_kernel_dict(self) -> dict:
         S, n = self.state_size, self.hidden_size
         rec = self.groups[: self.n_recurrent_groups]
         widths = [g.width for g in rec]

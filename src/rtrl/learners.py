@@ -851,9 +851,10 @@ class SnAp(OnlineLearner):
     def exact(self, layout: Layout) -> RTRL | None:
         """The :class:`RTRL` learner this SnAp runs as if :math:`M_k` keeps every
         (state, parameter) pair of ``layout`` (else None)."""
-        if all(M.all() for M in self.pattern(layout)):
-            return RTRL(window=getattr(self, "_exact_window", "auto"))
-        return None
+        full = _cached(
+            ("snap-full", self.level), layout, lambda: all(M.all() for M in self.pattern(layout))
+        )
+        return RTRL(window=getattr(self, "_exact_window", "auto")) if full else None
 
     def ints_size(self, layout):
         exact = self.exact(layout)
@@ -934,6 +935,9 @@ class SnAp(OnlineLearner):
     window: ClassVar[int] = 32
 
     def _influence_size(self, layout: Layout) -> int:
+        return _cached(("snap-size", self.level), layout, lambda: self._count_kept(layout))
+
+    def _count_kept(self, layout: Layout) -> int:
         counts = np.concatenate([m.sum(axis=0) for m in self.pattern(layout)])
         return int((counts * self._columns(layout)[2]).sum())
 
@@ -947,9 +951,14 @@ class SnAp(OnlineLearner):
         exact = self.exact(layout)
         if exact is not None:
             return exact.windowed(layout)
+        return self.window > 0 and _cached(
+            ("snap-one-row-each", self.level), layout, lambda: self._one_row_each(layout)
+        )
+
+    def _one_row_each(self, layout: Layout) -> bool:
         counts = np.concatenate([m.sum(axis=0) for m in self.pattern(layout)])
-        every_column = len(RTRL._stored_columns(layout)) == layout.n_recurrent_params
-        return self.window > 0 and bool(np.all(counts == 1)) and every_column
+        every_column = RTRL._n_stored_columns(layout) == layout.n_recurrent_params
+        return bool(np.all(counts == 1)) and every_column
 
     def values_size(self, layout, itemsize):
         exact = self.exact(layout)
