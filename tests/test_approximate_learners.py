@@ -198,12 +198,12 @@ def test_snap2_is_rtrl_on_a_dense_network(cell_case, make):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_snap_runs_as_exact_rtrl_where_it_keeps_every_pair():
     dense = Elman().layout(6, 3, 2)
-    assert SnAp(1).exact(dense) is None
-    assert SnAp(2).exact(dense) == RTRL()
-    assert SnAp(3).scheduled(8).exact(dense) == RTRL(window=8)  # RTRL's block form
-    assert SnAp(2).scheduled(1).exact(dense) == RTRL(window=0)
+    assert SnAp(1).as_rtrl(dense) is None
+    assert SnAp(2).as_rtrl(dense) == RTRL()
+    assert SnAp(3).scheduled(8).as_rtrl(dense) == RTRL(window=8)  # RTRL's block form
+    assert SnAp(2).scheduled(1).as_rtrl(dense) == RTRL(window=0)
     sparse = dense.with_mask(np.eye(6, dtype=bool))  # diagonal: nothing spreads
-    assert SnAp(4).exact(sparse) is None
+    assert SnAp(4).as_rtrl(sparse) is None
     # the same numbers as exact RTRL, bit for bit, trained online, in windows and per step
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(120, 3)), rng.normal(size=120)
@@ -731,3 +731,41 @@ def test_ok_is_exact_where_the_factors_fit_the_rank(cell, rank):
         ok = rtrl.sequence_gradient(params, X, y, cell=cell, learner=OK(rank), random_state=3)
         for name, g in exact.items():
             assert rel_err(ok[name], g) <= 1e-9, (seed, name)
+
+
+@pytest.mark.parametrize("kind", ["elman", "gru", "lstm", "jordan"])
+def test_snap_takes_over_streams_saved_in_its_former_block_layout(kind):
+    # before SnAp ran as exact RTRL where M_k keeps every pair, it stored such a network's
+    # influence as one S x K block per row of parameters; a model saved then goes on
+    cell = CELLS[kind]()
+    n, m, n_out = 5, 3, 2
+    layout = cell.layout(n, m, n_out)
+    params, X, y, _ = make_problem(cell, n, m, n_out, T=30, seed=3)
+    rtrl_state, _ = run_low_level(RTRL(), layout, params, X[:20], y[:20])
+    J = RTRL().influence(rtrl_state, layout)
+    S = layout.state_size
+    kernel = layout.to_kernel()
+    blocks = [
+        J[:, off + j * K : off + (j + 1) * K].ravel()
+        for off, K, r in zip(kernel["offset"], kernel["width"], kernel["rows"], strict=True)
+        for j in range(r)
+    ]
+    old = {"values": np.concatenate(blocks)[None, :], "ints": np.zeros((1, 1), np.int64)}
+    assert old["values"].shape[1] == S * layout.n_recurrent_params
+    snap = SnAp(2)
+    assert snap.as_rtrl(layout) is not None
+    # both continue over the same steps from the same J
+    w = layout.pack(params, np.float64)
+    tail = X[20:], np.asarray(y[20:], dtype=np.float64).reshape(10, -1)
+    runs = []
+    for learner, state in ((snap, old), (RTRL(), {k: v.copy() for k, v in rtrl_state.items()})):
+        update = new_update_state(layout.n_params, np.float64)
+        learner.train(
+            layout, w, tail[0], tail[1], np.empty(0, np.intp), np.ones(10),
+            np.array([0], np.intp), np.array([10], np.intp), np.array([1], np.intp),
+            np.zeros((1, S)), state, update, -1, 0, 1,
+        )  # fmt: skip
+        runs.append((learner.influence(state, layout), update["acc"].copy()))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert np.any(runs[1][1] != 0)

@@ -243,3 +243,17 @@ def test_demo_and_bench_refuse_bad_options(capsys, tmp_path):
     for bad in ("nan", "inf"):
         with pytest.raises(SystemExit, match="finite"):
             main(["bench", "--quick", "--min-time", bad])
+
+
+def test_file_size_decides_bptt_memory_and_label_spellings_stay_apart(tmp_path, capsys):
+    rows = [[0.1 * i, i % 2] for i in range(50)]
+    small = _write(tmp_path / "small.csv", ["x", "y"], rows)
+    model = str(tmp_path / "m.skops")
+    argv = ["fit", small, "--target", "y", "--learner", "bptt", "--out", model, "--quiet"]
+    assert main([*argv, "--hidden", "4", "--chunk-size", "100000000"]) == 0
+    labels = _write(tmp_path / "l.csv", ["x", "y"], [[0.1, "1"], [0.2, "01"], [0.3, "1"]] * 5)
+    assert main(["fit", labels, "--target", "y", "--classify", "--out", model, *FIT]) == 0
+    assert list(rtrl.load(model)["model"].classes_) == ["01", "1"]  # two classes, as written
+    unused = _write(tmp_path / "u.csv", ["x", "note", "note"], [[0.1, "a", "b"]] * 3)
+    capsys.readouterr()
+    assert main(["predict", model, unused, "--features", "x"]) == 0

@@ -416,3 +416,35 @@ def test_a_pass_that_diverged_throughout_reports_no_loss():
             est.partial_fit(Xs, ys)
     assert any(np.isnan(est.loss_curve_)), est.loss_curve_  # not a perfect-looking 0.0
     assert 0.0 not in est.loss_curve_
+
+
+@pytest.mark.parametrize(("learner", "value", "message"), [
+    ("rtrl", 3, "influence shift 3"),
+    ("snap2", 1, "influence shift 1"),
+    ("tbptt", 20, "steps in a window of 20"),
+    ("tbptt", -1, "steps in a window"),
+])  # fmt: skip
+def test_corrupted_stream_integers_are_refused_not_crashed(learner, value, message):
+    # the integers that index the learner state: J's column shift, the open window's length
+    rng = np.random.default_rng(2)
+    Xs, ys = rng.normal(size=(30, 2)), rng.normal(size=30)
+    est = RTRLRegressor(hidden_size=4, learner=learner, random_state=0).partial_fit(Xs[:7], ys[:7])
+    ints = est._stream["learner"]["ints"]
+    saved = ints.copy()
+    ints[0, 0] = value
+    with pytest.raises(ValueError, match=message):
+        est.partial_fit(Xs[7:], ys[7:])
+    ints[:] = saved
+    est.partial_fit(Xs[7:], ys[7:])
+
+
+def test_a_corrupted_stored_label_is_refused():
+    rng = np.random.default_rng(3)
+    Xs, labels = rng.normal(size=(30, 2)), rng.integers(0, 3, size=30)
+    clf = RTRLClassifier(hidden_size=4, learner="tbptt", random_state=0)
+    clf.partial_fit(Xs[:7], labels[:7], classes=[0, 1, 2])
+    values = clf._stream["learner"]["values"]
+    k, S, m, n_out = 20, 4, 2, 3
+    values[0, (k + 1) * S + k * (m + n_out + 1)] = 1e9  # the open window's first label
+    with pytest.raises(ValueError, match="stored label"):
+        clf.partial_fit(Xs[7:], labels[7:])

@@ -683,6 +683,15 @@ cdef void _flush_windows(int kind, const Layout* L, const Windowing* win, intp_t
                       save_bufs)
 
 
+cdef int _check_shifts(const int64_t[:, ::1] lint, intp_t bw) except -1:
+    # exact RTRL's J sits at column 0 or bw of its storage (it moves by bw every step)
+    cdef intp_t b
+    for b in range(lint.shape[0]):
+        if lint[b, 0] != 0 and lint[b, 0] != bw:
+            raise ValueError(f"stream {b}: influence shift {lint[b, 0]} is neither 0 nor {bw}")
+    return 0
+
+
 cdef int _check_windows(int kind, const Layout* L, intp_t length, intp_t base, intp_t lsize,
                         const int64_t[:, ::1] lint) except -1:
     # a windowed learner's storage and the step counts of its open windows
@@ -720,6 +729,8 @@ def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1
     if acc.shape[0] != L.n_params or lstate.shape[0] != lint.shape[0]:
         raise ValueError("acc or the learner state does not fit the network")
     _check_windows(kind, &L, win.length, win.base, lstate.shape[1], lint)
+    if kind == LEARNER_RTRL:
+        _check_shifts(lint, win.bw)
     if kind == LEARNER_SNAP:
         pat = _snap_pattern(lspec)
         scratch = _alloc(_snap1_window_scratch(&L, win.length), sample)
@@ -846,6 +857,9 @@ def online_train(dict spec, dict lspec, dict opt,
             raise ValueError("exact RTRL in windows needs a dense network and its storage")
         if lsize != S * (ncols + bw) + window_len * (S * S + L.G_size + L.z_size + S):
             raise ValueError("inconsistent influence storage")
+        if bw < 1 or lint.shape[1] < 2:
+            raise ValueError("inconsistent influence storage")
+        _check_shifts(lint, bw)
         # a thread needs enough work per step to pay for waking it (a region per step)
         n_ranges = max(1, min(n_threads, (ncols + bw - 1) // bw,
                               work_per_step // _min_flops_per_thread))
@@ -1237,6 +1251,14 @@ def tbptt_train(dict spec, dict opt,
         raise ValueError("inconsistent truncation window")
     if k < 1 or lsize != (k + 1) * S + k * (m + n_out + 2) or lint.shape[1] < 1:
         raise ValueError("inconsistent truncation window")
+    for b in range(B):
+        count = lint[b, 0]
+        if count < 0 or count >= k:
+            raise ValueError(f"stream {b}: {count} steps in a window of {k}")
+        for tau in range(count):  # the open window's labels index the readout
+            i = (k + 1) * S + k * (m + n_out + 1) + tau
+            if not regression and not (0 <= lstate[b, i] < n_out):
+                raise ValueError(f"stream {b}: stored label {lstate[b, i]} out of range")
     for b in range(B):
         T = max(T, lengths[b])
     mem = _alloc(scratch, sample)

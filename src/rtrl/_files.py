@@ -52,14 +52,7 @@ def read_header(path: str) -> list[str]:
             raise FileError(f"{path}: empty file (a header row is needed)") from None
         except (csv.Error, UnicodeDecodeError) as exc:
             raise FileError(f"{path}: not a readable CSV file ({exc})") from None
-    names = [name.strip() for name in header]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise FileError(
-            f"{path}: the header names {', '.join(map(repr, repeated))} more than once; "
-            "columns are chosen by name, so each must be unique"
-        )
-    return names
+    return [name.strip() for name in header]
 
 
 def column_indices(path: str, header: list[str], names: list[str]) -> list[int]:
@@ -68,6 +61,12 @@ def column_indices(path: str, header: list[str], names: list[str]) -> list[int]:
         raise FileError(
             f"{path}: unknown column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(map(repr, missing))}; the columns are {', '.join(map(repr, header))}"
+        )
+    repeated = sorted({name for name in names if header.count(name) > 1})
+    if repeated:
+        raise FileError(
+            f"{path}: the header names {', '.join(map(repr, repeated))} more than once; "
+            "columns are chosen by name, so the ones used must be unique"
         )
     return [header.index(name) for name in names]
 
@@ -153,11 +152,13 @@ def _class_labels(path, header, target_index, chunk_size) -> np.ndarray:
     for _, _, texts, _ in iter_chunks(path, header, [], [target_index], chunk_size):
         seen.update(t[0].strip() for t in texts)
     labels = sorted(seen)
-    for kind in (int, float):  # numeric labels keep their numeric order and type
-        try:
-            return np.array(sorted(kind(v) for v in labels))
+    for kind in (int, float):  # numeric labels keep their numeric order and type, unless
+        try:  # two spellings would become one class ("1" and "01", "1" and "1.0")
+            values = [kind(v) for v in labels]
         except ValueError:
-            pass
+            continue
+        if len(set(values)) == len(values):
+            return np.array(sorted(values))
     return np.array(labels, dtype=object)
 
 
@@ -205,11 +206,11 @@ def fit(args) -> int:
     try:  # bad options are named before the file is read
         model._validate_params()
         effective_n_threads(args.n_jobs)
-        check_state_memory(
-            model._learner(),
+        check_state_memory(  # the network's part; BPTT's, which grows with the rows read,
+            model._learner(),  # is checked on each chunk
             model._cell().layout(args.hidden, len(features), 1 if args.classify else len(targets)),
             np.dtype(model.dtype).itemsize,
-            args.chunk_size,
+            1,
         )
     except (ValueError, MemoryError) as exc:
         raise FileError(str(exc)) from None

@@ -8,11 +8,13 @@ handed to its Cython kernel, so it can be pickled or resumed with the model.
 
 from __future__ import annotations
 
+import copy
 from typing import ClassVar
 
 import numpy as np
 
 from . import _core
+from ._memory import InfluenceMemoryError
 from ._params import HyperParameters
 from .cells import Layout
 
@@ -844,11 +846,11 @@ class SnAp(OnlineLearner):
 
     def scheduled(self, update_every):
         # where M_k keeps everything this runs as exact RTRL, whose form depends on the schedule
-        out = type(self)(self.level)
+        out = copy.copy(self)
         out._exact_window = RTRL().scheduled(update_every).window
         return out
 
-    def exact(self, layout: Layout) -> RTRL | None:
+    def as_rtrl(self, layout: Layout) -> RTRL | None:
         """The :class:`RTRL` learner this SnAp runs as if :math:`M_k` keeps every
         (state, parameter) pair of ``layout`` (else None)."""
         full = _cached(
@@ -857,8 +859,46 @@ class SnAp(OnlineLearner):
         return RTRL(window=getattr(self, "_exact_window", "auto")) if full else None
 
     def ints_size(self, layout):
-        exact = self.exact(layout)
+        exact = self.as_rtrl(layout)
         return self.n_ints if exact is None else exact.ints_size(layout)
+
+    def check_state(self, layout, learner_state, dtype, n_streams):
+        exact = self.as_rtrl(layout)
+        if exact is not None and self._is_block_state(layout, learner_state, dtype):
+            self._adopt_block_state(layout, learner_state, exact)
+        super().check_state(layout, learner_state, dtype, n_streams)
+
+    def _is_block_state(self, layout, learner_state, dtype) -> bool:
+        """A state in the per-row block layout that SnAp kept before it ran as exact RTRL
+        wherever M_k keeps every pair (the streams of a model saved then)."""
+        values = learner_state.get("values") if isinstance(learner_state, dict) else None
+        ints = learner_state.get("ints") if isinstance(learner_state, dict) else None
+        return (
+            isinstance(values, np.ndarray)
+            and isinstance(ints, np.ndarray)
+            and values.ndim == 2
+            and ints.ndim == 2
+            and values.dtype == np.dtype(dtype)
+            and values.shape[1] == self._influence_size(layout)
+            and ints.shape == (values.shape[0], 1)
+        )
+
+    def _adopt_block_state(self, layout, learner_state, exact) -> None:
+        # each block (g, j) held all S rows of its columns, row-major; laid side by side in
+        # block order they are the stored columns of J, which RTRL keeps at shift 0
+        values = learner_state["values"]
+        B, S = values.shape[0], layout.state_size
+        new = exact.init_state(layout, values.dtype, n_streams=B)
+        P = RTRL._n_stored_columns(layout)
+        ld = P + exact._width(layout, values.dtype.itemsize)
+        store = new["values"][:, : S * ld].reshape(B, S, ld)
+        _, _, value_offset, _ = self._blocks(layout)
+        c = 0
+        for b, K in enumerate(self._columns(layout)[2]):
+            start = value_offset[b]
+            store[:, :, c : c + K] = values[:, start : start + S * K].reshape(B, S, K)
+            c += K
+        learner_state["values"], learner_state["ints"] = new["values"], new["ints"]
 
     def pattern(self, layout: Layout) -> list[np.ndarray]:
         """The kept pattern :math:`M_k` of each recurrent group, boolean (S x r_g): entry
@@ -873,7 +913,7 @@ class SnAp(OnlineLearner):
         S = layout.state_size
         rows = sum(r for r, _ in _group_sizes(layout))
         if S * (S + rows) > self.max_pattern_entries:
-            raise MemoryError(
+            raise InfluenceMemoryError(
                 f"the SnAp pattern of a network with state size {S} is too large to work out"
             )
         out = []
@@ -948,7 +988,7 @@ class SnAp(OnlineLearner):
         window two GEMMs per weight group, (r x w)(w x K), bring the influence and the
         gradient up to date -- the O(P) passes happen once per window instead of every
         step. The result is the per-step recurrence's, to rounding."""
-        exact = self.exact(layout)
+        exact = self.as_rtrl(layout)
         if exact is not None:
             return exact.windowed(layout)
         return self.window > 0 and _cached(
@@ -961,7 +1001,7 @@ class SnAp(OnlineLearner):
         return bool(np.all(counts == 1)) and every_column
 
     def values_size(self, layout, itemsize):
-        exact = self.exact(layout)
+        exact = self.as_rtrl(layout)
         if exact is not None:
             return exact.values_size(layout, itemsize)
         size = self._influence_size(layout)
@@ -973,7 +1013,7 @@ class SnAp(OnlineLearner):
         return size
 
     def kernel_spec(self, layout, itemsize):
-        exact = self.exact(layout)
+        exact = self.as_rtrl(layout)
         if exact is not None:
             return exact.kernel_spec(layout, itemsize)
         row_ptr, rows, value_offset, _ = self._blocks(layout)
@@ -993,10 +1033,10 @@ class SnAp(OnlineLearner):
         return spec
 
     def influence(self, learner_state, layout: Layout, stream: int = 0) -> np.ndarray:
-        """The kept influence as a dense S x P matrix (zeros outside the pattern)."""
-        exact = self.exact(layout)
+        """The kept influence as a dense S x P matrix (zeros outside the pattern; a copy)."""
+        exact = self.as_rtrl(layout)
         if exact is not None:
-            return exact.influence(learner_state, layout, stream)
+            return np.array(exact.influence(learner_state, layout, stream))
         row_ptr, rows, value_offset, _ = self._blocks(layout)
         col_ptr, cols, _ = self._columns(layout)
         values = learner_state["values"][stream]
