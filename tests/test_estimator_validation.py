@@ -356,6 +356,7 @@ def test_a_chunk_without_weight_still_streams():
         RTRLRegressor(**kw).fit(Xs, ys, sample_weight=np.zeros(40))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_object_sequence_ids_work_like_strings():
     rng = np.random.default_rng(0)
     Xs, ys = rng.normal(size=(40, 1)), rng.normal(size=40)
