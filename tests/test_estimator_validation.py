@@ -369,6 +369,7 @@ def test_object_sequence_ids_work_like_strings():
     RTRLRegressor(hidden_size=3, max_iter=1).fit(Xs, ys, sequence_id=mixed)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_failed_fit_leaves_a_fitted_model_as_it_was():
     import pandas as pd
 
