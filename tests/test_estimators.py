@@ -455,3 +455,13 @@ def test_pipeline_step_names_work_with_set_params():
     pipe = Pipeline([("scale", StandardScaler()), ("rnn", RTRLRegressor(hidden_size=3))])
     pipe.set_params(rnn__learning_rate=0.01, rnn__cell="gru")
     assert pipe.named_steps["rnn"].cell == "gru"
+
+
+def test_predict_log_proba_is_the_log_of_predict_proba():
+    rng = np.random.default_rng(0)
+    X, labels = rng.normal(size=(60, 2)), rng.integers(0, 3, size=60)
+    clf = rtrl.RTRLClassifier(hidden_size=4, max_iter=3, random_state=0).fit(X, labels)
+    log_p = clf.predict_log_proba(X)
+    np.testing.assert_allclose(np.exp(log_p), clf.predict_proba(X), rtol=1e-12)
+    np.testing.assert_allclose(np.exp(log_p).sum(axis=1), 1.0, rtol=1e-12)
+    assert np.array_equal(clf.classes_[log_p.argmax(axis=1)], clf.predict(X))

@@ -1,5 +1,6 @@
 """Every learner trains the estimators; learner states stream, pickle and mask like RTRL's."""
 
+import itertools
 import pickle
 
 import numpy as np
@@ -9,6 +10,7 @@ from sklearn.linear_model import LinearRegression
 import rtrl
 from rtrl import RTRLRegressor
 from rtrl.datasets import delayed_sum
+from rtrl.learners import TBPTT
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -66,6 +68,23 @@ def test_chunked_partial_fit_is_bit_identical_for_every_learner(learner):
         chunked.partial_fit(X[a:b], y[a:b])
     for name, value in whole.params_.items():
         np.testing.assert_array_equal(value, chunked.params_[name], err_msg=name)
+
+
+@pytest.mark.parametrize("learner", [*ONLINE, TBPTT(truncation=4)])
+def test_calls_cut_at_sequence_ends_are_bit_identical_to_one_call(learner):
+    # a call that ends with its last sequence does not know the sequence is over; the next
+    # call's new label closes it (TBPTT once dropped the window it still held)
+    X, y = delayed_sum(90, delays=(2,), random_state=3)
+    seq = np.repeat([5, 3, 7], 30)
+    kw = dict(hidden_size=4, learner=learner, update_every=1, learning_rate=1e-2, n_jobs=1,
+              random_state=0)  # fmt: skip
+    whole = RTRLRegressor(**kw).partial_fit(X, y, sequence_id=seq)
+    for cuts in ([0, 30, 90], [0, 30, 60, 90], [0, 13, 60, 90]):
+        chunked = RTRLRegressor(**kw)
+        for a, b in itertools.pairwise(cuts):
+            chunked.partial_fit(X[a:b], y[a:b], sequence_id=seq[a:b])
+        for name, value in whole.params_.items():
+            np.testing.assert_array_equal(value, chunked.params_[name], err_msg=f"{cuts} {name}")
 
 
 @pytest.mark.parametrize("learner", ONLINE)

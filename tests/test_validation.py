@@ -117,3 +117,57 @@ def test_single_step_is_accepted():
     assert g["weight_hh"].shape == (4, 4)
     # one step from the zero state: W_hh only multiplies h_0 = 0
     np.testing.assert_array_equal(g["weight_hh"], 0.0)
+
+
+def test_datasets_validate_their_arguments():
+    import numpy as np
+
+    from rtrl.datasets import delayed_sum, narma
+
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="order"):
+            narma(50, order=bad)
+    with pytest.raises(ValueError, match="delays"):
+        delayed_sum(20, delays=(2.7,))
+    with pytest.raises(ValueError, match="n_features"):
+        delayed_sum(20, n_features=0)
+    # high orders stay bounded (the plain NARMA-20 recursion runs to infinity)
+    for order in (15, 20, 30):
+        _, y = narma(3000, order=order, random_state=0)
+        assert np.all(np.isfinite(y)) and np.abs(y).max() < 1, order
+    _, y10 = narma(500, order=10, random_state=0)  # order 10 keeps the classic form
+    assert np.abs(y10).max() > 0 and np.all(np.isfinite(y10))
+
+
+def test_gradient_alignment_keeps_learners_that_share_a_name():
+    import numpy as np
+
+    import rtrl
+
+    cell = rtrl.Elman()
+    params = cell.init_params(3, 2, 1, random_state=0)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(12, 2)), rng.normal(size=12)
+    report = rtrl.gradient_alignment(
+        params, X, y, cell=cell, learners=[rtrl.TBPTT(truncation=2), rtrl.TBPTT(truncation=10)]
+    )
+    assert set(report) == {"TBPTT(truncation=2)", "TBPTT(truncation=10)"}
+    assert report["TBPTT(truncation=10)"]["cosine"] > report["TBPTT(truncation=2)"]["cosine"]
+    assert set(rtrl.gradient_alignment(params, X, y, cell=cell, learners="snap2")) == {"snap2"}
+    with pytest.raises(ValueError, match="listed twice"):
+        rtrl.gradient_alignment(params, X, y, cell=cell, learners=["kf", "kf"])
+
+
+def test_a_mask_that_is_not_boolean_is_refused():
+    import numpy as np
+
+    import rtrl
+
+    cell = rtrl.Elman()
+    params = cell.init_params(3, 2, 1, random_state=0)
+    X, y = np.ones((5, 2)), np.ones(5)
+    for bad in (np.full((3, 3), 0.5), np.full((3, 3), np.nan)):
+        with pytest.raises(ValueError, match="weight_hh_mask must be boolean"):
+            rtrl.sequence_gradient(params, X, y, cell=cell, weight_hh_mask=bad)
+    ok = np.ones((3, 3), dtype=int)
+    rtrl.sequence_gradient(params, X, y, cell=cell, weight_hh_mask=ok)

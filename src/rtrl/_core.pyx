@@ -1181,6 +1181,30 @@ def bptt_train(dict spec, dict opt,
     return total, n_steps
 
 
+cdef void _tbptt_close(const Layout* L, const floating* wp, floating* buf, intp_t k,
+                       intp_t count, int loss_kind, floating* gp, floating* delta,
+                       floating* tmp, floating* e_bar, floating* v, floating* s_new,
+                       floating* z, floating* G, floating* D, floating* work,
+                       floating* y_hat, floating* e) noexcept nogil:
+    # Back-propagate the losses of the first `count` steps of a stream's open window (buf:
+    # k + 1 states, k inputs, targets, weights, labels) into gp; delta starts at zero at the
+    # window's end.
+    cdef intp_t S = L.S, m = L.m, n_out = L.n_out, tau, i
+    cdef floating* wstates = buf
+    cdef floating* wx = wstates + (k + 1) * S
+    cdef floating* wy = wx + k * m
+    cdef floating* ww = wy + k * n_out
+    cdef floating* wl = ww + k
+    memset(delta, 0, S * sizeof(floating))
+    for tau in range(count - 1, -1, -1):
+        readout_loss(L, wp, wstates + (tau + 1) * S, loss_kind, wy + tau * n_out,
+                     <intp_t> wl[tau], ww[tau], y_hat, e, e_bar, gp)
+        for i in range(S):
+            delta[i] = delta[i] + e_bar[i]
+        cell_step(L, wp, wx + tau * m, wstates + tau * S, s_new, z, G, D, work)
+        _backprop_step(L, D, G, z, delta, gp, v, tmp)
+
+
 def tbptt_train(dict spec, dict opt,
                 floating[::1] w,                   # IN/OUT flat parameters
                 const floating[::1] pmask,         # IN  1 = trained, 0 = frozen
@@ -1269,6 +1293,20 @@ def tbptt_train(dict spec, dict opt,
     g_scratch = v + 4 * L.n
     try:
         with nogil:
+            # a stream given no rows but an end (rtrl.learners.TBPTT.flush_streams: its
+            # sequence ended with the previous call) closes the window it holds, as the
+            # sequence's last step would have
+            closed = False
+            for b in range(B):
+                if lengths[b] == 0 and ends[b] and lint[b, 0] > 0:
+                    _tbptt_close(&L, wp, &lstate[b, 0], k, lint[b, 0], loss_kind, gp, delta,
+                                 tmp, e_bar, v, s_new, z, G, D, work, y_hat, e)
+                    lint[b, 0] = 0
+                    closed = True
+            if closed and update_every >= 0:
+                _update(&o, L.n_params, wp, gp, &pmask[0], &dmask[0], &opt_m[0], &opt_v[0],
+                        &opt_t[0], g_scratch, &window[0], &states[0, 0], S, &lstate[0, 0],
+                        lsize, &lint[0, 0], lint.shape[1], 0, &diverged[0], B, row)
             for t in range(T):
                 closed = False
                 for b in range(B):
@@ -1309,16 +1347,8 @@ def tbptt_train(dict spec, dict opt,
                     window[0] += 1
                     if count == k or (ends[b] and t == lengths[b] - 1):
                         # back-propagate through the window, then open a new one
-                        memset(delta, 0, S * sizeof(floating))
-                        for tau in range(count - 1, -1, -1):
-                            readout_loss(&L, wp, wstates + (tau + 1) * S, loss_kind,
-                                         wy + tau * n_out, <intp_t> wl[tau], ww[tau], y_hat, e,
-                                         e_bar, gp)
-                            for i in range(S):
-                                delta[i] = delta[i] + e_bar[i]
-                            cell_step(&L, wp, wx + tau * m, wstates + tau * S, s_new, z, G,
-                                      D, work)
-                            _backprop_step(&L, D, G, z, delta, gp, v, tmp)
+                        _tbptt_close(&L, wp, buf, k, count, loss_kind, gp, delta, tmp, e_bar,
+                                     v, s_new, z, G, D, work, y_hat, e)
                         count = 0
                         closed = True
                     lint[b, 0] = count

@@ -6,6 +6,8 @@ do better than predicting the mean.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -24,10 +26,14 @@ def delayed_sum(n_steps: int, delays=(3, 5), n_features: int = 1, random_state=N
     y : ndarray of shape (n_steps,) if ``n_features == 1`` else (n_steps, n_features)
     """
     rng = check_random_state(random_state)
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be positive, got {n_steps}")
-    delays = tuple(int(d) for d in delays)
-    if not delays or min(delays) < 1:
+    if isinstance(n_steps, bool) or not isinstance(n_steps, Integral) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    if isinstance(n_features, bool) or not isinstance(n_features, Integral) or n_features < 1:
+        raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
+    delays = tuple(delays)
+    if not delays or not all(
+        isinstance(d, Integral) and not isinstance(d, bool) and d >= 1 for d in delays
+    ):
         raise ValueError(f"delays must be positive integers, got {delays}")
     X = rng.normal(size=(n_steps, n_features))
     y = np.zeros_like(X)
@@ -45,17 +51,25 @@ def narma(n_steps: int, order: int = 10, random_state=None):
 
     (Atiya & Parlos 2000). Returns ``X = u`` of shape (n_steps, 1) and ``y`` of shape
     (n_steps,), with ``y[t]`` the system's output after seeing ``u[:t+1]``.
+
+    For k > 10 this recursion diverges for most input draws (to infinity within a few dozen
+    steps at k = 20), so there, as is usual for NARMA-20 and NARMA-30, its right-hand side
+    is passed through tanh, which keeps y in (-1, 1).
     """
     rng = check_random_state(random_state)
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be positive, got {n_steps}")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, Integral) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    if isinstance(order, bool) or not isinstance(order, Integral) or order < 1:
+        raise ValueError(f"order must be a positive integer, got {order!r}")
     u = rng.uniform(0.0, 0.5, size=n_steps + order)
     y = np.zeros(n_steps + order + 1)
+    bounded = order > 10
     for t in range(order - 1, n_steps + order):
-        y[t + 1] = (
+        value = (
             0.3 * y[t]
             + 0.05 * y[t] * y[t - order + 1 : t + 1].sum()
             + 1.5 * u[t - order + 1] * u[t]
             + 0.1
         )
+        y[t + 1] = np.tanh(value) if bounded else value
     return u[order:, None], y[order + 1 :]

@@ -48,7 +48,8 @@ def gradient_alignment(
     Returns
     -------
     dict
-        Keyed by learner name, each a dict with
+        Keyed by learner name (by ``repr`` where two learners share a name, like
+        ``TBPTT(truncation=2)`` and ``TBPTT(truncation=10)``), each a dict with
 
         - ``cosine``: mean over seeds of :math:`\cos(\hat g_s, g)`;
         - ``cosine_of_mean``: :math:`\cos(\bar g, g)` for the mean estimate :math:`\bar g`;
@@ -89,9 +90,20 @@ def gradient_alignment(
     g = _flat(exact, names)
     norm2 = float(g @ g)
     rng = check_random_state(random_state)
+    if isinstance(learners, str | Learner):
+        learners = [learners]
+    chosen = [make_learner(spec) for spec in learners]
+    names_used = [learner.name for learner in chosen]
+    keys = [
+        name if names_used.count(name) == 1 else repr(learner)
+        for name, learner in zip(names_used, chosen, strict=True)
+    ]
+    if len(set(keys)) < len(keys):
+        raise ValueError(
+            f"a learner is listed twice: {sorted(k for k in keys if keys.count(k) > 1)}"
+        )
     report = {}
-    for spec in learners:
-        learner = make_learner(spec)
+    for key, learner in zip(keys, chosen, strict=True):
         seeds = n_seeds if isinstance(learner, OnlineLearner) and learner.random else 1
         samples = np.stack(
             [
@@ -110,7 +122,7 @@ def gradient_alignment(
             ]
         )
         mean = samples.mean(axis=0)
-        report[learner.name] = {
+        report[key] = {
             "cosine": float(np.mean([_cosine(s, g) for s in samples])),
             "cosine_of_mean": _cosine(mean, g),
             "relative_bias": float(np.linalg.norm(mean - g) / np.sqrt(norm2)) if norm2 else 0.0,

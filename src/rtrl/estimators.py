@@ -14,7 +14,10 @@ matrix for exact RTRL), the gradient accumulated since the last update and the o
 state. ``partial_fit`` continues it: its first sequence carries on from where the previous
 call stopped when it has the same ``sequence_id`` label (or when neither call gave labels).
 With an integer ``update_every``, feeding a stream chunk by chunk through ``partial_fit``
-gives bit for bit the model of one call on the whole stream (at a fixed thread count).
+gives bit for bit the model of one call on the whole stream (at a fixed thread count),
+wherever the chunks are cut. With ``batch_size`` > 1 and several sequences per call, the
+sequences that advance side by side are grouped within each call, so there the result also
+depends on where calls start and end; with ``batch_size=1`` it does not.
 ``fit`` starts from new random weights and, for each of up to ``max_iter`` epochs, runs over
 every sequence from the zero state; ``reset_state`` starts a new stream and keeps the weights.
 
@@ -217,6 +220,15 @@ class _BaseRTRL(BaseEstimator):
                 layout = layout.with_mask(layout.unpack(pmask)["weight_hh"] != 0)
         return layout
 
+    def _flush_context(self) -> dict:
+        """What a learner needs to close the windows a stream still holds (TBPTT)."""
+        return {
+            "w": self._w,
+            "update": self._update,
+            "loss_kind": self._loss.kind,
+            "update_every": self._kernel_update_every(),
+        }
+
     def _kernel_update_every(self) -> int:
         return 0 if self.update_every is None else int(self.update_every)
 
@@ -408,7 +420,7 @@ class _BaseRTRL(BaseEstimator):
             idx = order[g0 : g0 + B]
             if not (carry_first and g0 == 0):
                 # a stream cut off by the previous call may still hold back gradient
-                learner.flush_streams(layout, lstate, self._update["acc"])
+                learner.flush_streams(layout, lstate, self._update["acc"], **self._flush_context())
             for b in range(len(idx)):
                 if not (carry_first and g0 == 0 and b == 0):
                     states[b] = 0.0
@@ -545,10 +557,14 @@ class _BaseRTRL(BaseEstimator):
 
     def reset_state(self):
         """Start a new stream: hidden and learner states back to zero (random learners'
-        generators go on); the weights, the optimizer and the pending gradient are kept."""
+        generators go on); the weights, the optimizer and the pending gradient are kept.
+        TBPTT first closes the window it holds, as a sequence's end does (back-propagated,
+        and its update applied)."""
         check_is_fitted(self, "_w")
         learner = self._learner()
-        learner.flush_streams(self._layout(), self._stream["learner"], self._update["acc"])
+        learner.flush_streams(
+            self._layout(), self._stream["learner"], self._update["acc"], **self._flush_context()
+        )
         self._stream["states"][:] = 0.0
         for b in range(self.batch_size):
             learner.reset_stream(self._stream["learner"], b)
@@ -846,10 +862,16 @@ class RTRLClassifier(ClassifierMixin, _BaseRTRL):
 
     def predict_proba(self, X, sequence_id=None, reset=True):
         """Class probabilities at every step, shape (n_steps, n_classes)."""
+        out = self.predict_log_proba(X, sequence_id=sequence_id, reset=reset)
+        np.exp(out, out=out)
+        return out
+
+    def predict_log_proba(self, X, sequence_id=None, reset=True):
+        """Log class probabilities at every step (log-softmax of the readout, computed
+        without forming the probabilities), shape (n_steps, n_classes)."""
         out = self._forward(X, sequence_id, self._stream_state(reset))[0].astype(np.float64)
         out -= out.max(axis=1, keepdims=True)
-        np.exp(out, out=out)
-        out /= out.sum(axis=1, keepdims=True)
+        out -= np.log(np.exp(out).sum(axis=1, keepdims=True))
         return out
 
     def predict(self, X, sequence_id=None, reset=True):

@@ -156,7 +156,10 @@ def sequence_gradient(
     loss = make_loss(loss)
     layout = cell.infer_layout(params)
     if weight_hh_mask is not None:
-        mask = np.asarray(weight_hh_mask, dtype=bool)
+        raw = np.asarray(weight_hh_mask)
+        if raw.dtype != bool and not (raw.dtype.kind in "iuf" and np.all((raw == 0) | (raw == 1))):
+            raise ValueError("weight_hh_mask must be boolean (or hold only 0 and 1)")
+        mask = raw.astype(bool)
         shape = layout.shapes().get("weight_hh")
         if shape is None:
             raise ValueError(f"the {cell.name} cell has no weight_hh to mask")

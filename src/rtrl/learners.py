@@ -82,10 +82,24 @@ class Learner(HyperParameters):
         schedule-dependent forms (exact RTRL's ``window="auto"``) resolve them here."""
         return self
 
-    def flush_streams(self, layout: Layout, learner_state: dict, acc: np.ndarray) -> None:
+    def flush_streams(
+        self,
+        layout: Layout,
+        learner_state: dict,
+        acc: np.ndarray,
+        *,
+        w: np.ndarray | None = None,
+        update: dict | None = None,
+        loss_kind: int = 0,
+        update_every: int = 0,
+    ) -> None:
         """Add to ``acc`` the gradient that the streams still hold back (learners that
         defer work to windows, like SnAp-1) and bring their state up to date. Call it
-        before resetting a stream whose sequence did not end inside a training call."""
+        before resetting a stream whose sequence did not end inside a training call.
+
+        TBPTT closes its open windows as a sequence's end would: that needs the weights
+        ``w`` and the ``update`` state (``acc`` is ``update["acc"]``), and applies the
+        update unless ``update_every`` < 0; without them it does nothing."""
 
     def reset_stream(self, learner_state: dict, stream: int) -> None:
         """Start stream ``stream`` afresh (its influence to zero)."""
@@ -205,7 +219,7 @@ class OnlineLearner(Learner):
         """True if the kernel defers work to windows of steps (see :meth:`flush_streams`)."""
         return False
 
-    def flush_streams(self, layout, learner_state, acc):
+    def flush_streams(self, layout, learner_state, acc, **context):
         if self.windowed(layout):
             self.check_state(layout, learner_state, acc.dtype, 0)
             _core.flush_windows(
@@ -571,6 +585,22 @@ class TBPTT(OnlineLearner):
         # the open window: k + 1 states, k inputs, targets, weights and labels
         k = self.truncation
         return (k + 1) * layout.state_size + k * (layout.n_features + layout.n_outputs + 2)
+
+    def flush_streams(
+        self, layout, learner_state, acc, *, w=None, update=None, loss_kind=0, update_every=0
+    ):
+        # the windows a sequence's last call left open are back-propagated now, as the
+        # sequence's end would have done inside one call
+        if w is None or update is None or not np.any(learner_state["ints"][:, 0] > 0):
+            return
+        B, dt = learner_state["ints"].shape[0], w.dtype
+        none = np.zeros(B, dtype=np.intp)
+        self.train(
+            layout, w, np.empty((0, layout.n_features), dt), np.empty((0, 0), dt),
+            np.empty(0, np.intp), np.empty(0, dt), none, none, np.ones(B, np.intp),
+            np.zeros((B, layout.state_size), dt), learner_state, update, update_every,
+            loss_kind, 1,
+        )  # fmt: skip
 
     def train(
         self,
