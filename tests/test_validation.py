@@ -171,3 +171,16 @@ def test_a_mask_that_is_not_boolean_is_refused():
             rtrl.sequence_gradient(params, X, y, cell=cell, weight_hh_mask=bad)
     ok = np.ones((3, 3), dtype=int)
     rtrl.sequence_gradient(params, X, y, cell=cell, weight_hh_mask=ok)
+
+
+def test_out_of_range_class_indices_are_named_as_given():
+    import numpy as np
+
+    import rtrl
+
+    cell = rtrl.Elman()
+    params = cell.init_params(3, 2, 2, random_state=0)
+    for y, shown in ((np.array([0, 1, 2**63], dtype=np.uint64), "9223372036854775808"),
+                     (np.array([0.0, 1.0, 1e30]), "1e+30")):  # fmt: skip
+        with pytest.raises(ValueError, match=shown):
+            rtrl.sequence_gradient(params, np.ones((3, 2)), y, cell=cell, loss="cross_entropy")

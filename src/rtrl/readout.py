@@ -83,12 +83,13 @@ class CrossEntropy(Loss):
                 raise ValueError("y must hold integer class indices for the cross-entropy")
         elif y.dtype.kind not in "iub":
             raise ValueError(f"y must hold integer class indices, got dtype {y.dtype}")
-        labels = y.astype(np.intp)
-        if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
+        # range-checked before the cast, which would wrap 2**63 or 1e30 around
+        if y.size and (y.min() < 0 or y.max() >= n_outputs):
             raise ValueError(
                 f"class indices must be in [0, {n_outputs}) for a readout with "
-                f"{n_outputs} outputs; got values in [{labels.min()}, {labels.max()}]"
+                f"{n_outputs} outputs; got values in [{y.min()}, {y.max()}]"
             )
+        labels = y.astype(np.intp)
         if n_outputs < 2:
             raise ValueError("the cross-entropy needs a readout with at least 2 outputs")
         return np.empty((0, 0), dtype=dtype), np.ascontiguousarray(labels)
