@@ -181,6 +181,6 @@ def test_out_of_range_class_indices_are_named_as_given():
     cell = rtrl.Elman()
     params = cell.init_params(3, 2, 2, random_state=0)
     for y, shown in ((np.array([0, 1, 2**63], dtype=np.uint64), "9223372036854775808"),
-                     (np.array([0.0, 1.0, 1e30]), "1e+30")):  # fmt: skip
+                     (np.array([0.0, 1.0, 1e30]), r"1e\+30")):  # fmt: skip
         with pytest.raises(ValueError, match=shown):
             rtrl.sequence_gradient(params, np.ones((3, 2)), y, cell=cell, loss="cross_entropy")
