@@ -117,3 +117,21 @@ def test_fma_peak_counts_the_multiply_adds_it_ran():
         _core._fma_chains(-1)
     peak = fma_peak(0.01)
     assert 1e8 < peak < 1e13  # flops/s of one core, within physical reason
+
+
+def test_rtrl_bench_repeat_reports_the_median_run(capsys):
+    import pytest
+
+    from rtrl.benchmark import Result, _median
+    from rtrl.cli import main
+
+    runs = [Result("a", v, ">= 1", f"run {v}") for v in (3.0, 1.0, 2.0)]
+    mid = _median(runs)
+    assert mid.value == 2.0 and mid.detail.startswith("median of 3: 1-3; run 2.0")
+    assert _median(runs[:1]) is runs[0]
+    assert main(["bench", "--quick", "--min-time", "0", "--repeat", "2"]) == 0
+    out = capsys.readouterr().out
+    total = int(out.strip().splitlines()[-1].split(" of ")[1].split()[0])  # "k of M targets"
+    assert out.count("median of 2") == total > 10
+    with pytest.raises(SystemExit, match="repeat"):
+        main(["bench", "--repeat", "0"])

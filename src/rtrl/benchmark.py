@@ -17,6 +17,7 @@ All runs use the Elman cell (tanh), m = 8 inputs, one output.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import subprocess
@@ -451,27 +452,51 @@ SIZES = {
 }  # fmt: skip
 
 
-def run(compare: bool = False, quick: bool = False, min_time: float = 0.3, echo=print):
-    """Measure every target; returns the list of :class:`Result` (printed as they come)."""
+def _median(results: list[Result]) -> Result:
+    """The run with the median value, its detail noting the range over the runs."""
+    if len(results) == 1:
+        return results[0]
+    ordered = sorted(results, key=lambda r: r.value)
+    mid = ordered[(len(ordered) - 1) // 2]
+    spread = f"median of {len(results)}: {ordered[0].value:.3g}-{ordered[-1].value:.3g}; "
+    return dataclasses.replace(mid, detail=spread + mid.detail)
+
+
+def run(
+    compare: bool = False,
+    quick: bool = False,
+    min_time: float = 0.3,
+    echo=print,
+    repeat: int = 1,
+):
+    """Measure every target; returns the list of :class:`Result` (printed as they come).
+
+    ``repeat`` > 1 measures each row that many times in a row and reports the run with the
+    median ratio (and the range), steadier than one run on a shared machine."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be a positive integer, got {repeat}")
     s = SIZES["quick" if quick else "full"]
     results = []
 
-    def add(items):
-        for item in items if isinstance(items, list) else [items]:
+    def add(measure):
+        runs = [measure() for _ in range(repeat)]
+        runs = [r if isinstance(r, list) else [r] for r in runs]
+        for row in zip(*runs, strict=True):
+            item = _median(list(row))
             results.append(item)
             if echo is not None:
                 echo(format_result(item, compare))
 
     for dtype in (np.float64, np.float32):
         for n in s["bound"]:
-            add(bench_exact_rtrl(n, dtype, min_time, compare))
-    add(bench_exact_rtrl(s["small"], np.float64, min_time, compare, small_n_target=True))
-    add(bench_block(*s["block"], min_time))
-    add(bench_threads(s["threads"], min_time))
-    add(bench_batch(*s["batch"], min_time))
-    add(bench_cheap(s["cheap"], min_time))
-    add(bench_kronecker(s["kron"], min_time))
-    add(bench_memory(s["memory"]))
+            add(lambda n=n, dtype=dtype: bench_exact_rtrl(n, dtype, min_time, compare))
+    add(lambda: bench_exact_rtrl(s["small"], np.float64, min_time, compare, small_n_target=True))
+    add(lambda: bench_block(*s["block"], min_time))
+    add(lambda: bench_threads(s["threads"], min_time))
+    add(lambda: bench_batch(*s["batch"], min_time))
+    add(lambda: bench_cheap(s["cheap"], min_time))
+    add(lambda: bench_kronecker(s["kron"], min_time))
+    add(lambda: bench_memory(s["memory"]))
     return results
 
 

@@ -203,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--quick", action="store_true", help="small sizes (a smoke test, seconds)")
     b.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure each row this many times and report the median (steadier on a shared "
+        "machine)",
+    )
+    b.add_argument(
         "--min-time", type=float, default=0.3, help="seconds of timing per contender (>= 0)"
     )
     b.set_defaults(func=bench)
@@ -275,11 +282,14 @@ def bench(args) -> int:
     if args.compare and not benchmark.jax_available():
         print("(JAX is not installed: the peers are the NumPy implementation only)")
     print(benchmark.header(), flush=True)
+    if args.repeat < 1:
+        raise SystemExit("rtrl bench: --repeat must be a positive integer")
     results = benchmark.run(
         compare=args.compare,
         quick=args.quick,
         min_time=args.min_time,
         echo=lambda line: print(line, flush=True),
+        repeat=args.repeat,
     )
     missed = [r for r in results if not r.met]
     print(f"{len(results) - len(missed)} of {len(results)} targets met on this machine")
