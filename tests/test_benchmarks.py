@@ -5,6 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
 
+import bench_batched
 import bench_learners
 import bench_rtrl
 
@@ -135,3 +136,9 @@ def test_rtrl_bench_repeat_reports_the_median_run(capsys):
     assert out.count("median of 2") == total > 10
     with pytest.raises(SystemExit, match="repeat"):
         main(["bench", "--repeat", "0"])
+
+
+def test_bench_batched_runs(capsys):
+    bench_batched.main(["--sizes", "4", "--streams", "2", "--min-time", "0"])
+    out = capsys.readouterr().out
+    assert "one wide GEMM" in out and "rtrl (training step)" in out

@@ -329,8 +329,8 @@ def bench_batch(n, batch, min_time) -> Result:
         },
         min_time,
     )
-    # every stream has its own D_t and J: batching shares the pass over the weights, not the
-    # S^2 P multiply-adds of each stream's influence update
+    # every stream has its own D_t and J: merging the streams could share the weights, not
+    # the S^2 P multiply-adds of each stream's influence update
     peak = fma_peak(min_time)
     return Result(
         f"exact RTRL per step, n={n}: {batch} streams vs 1 (per stream-step)",
