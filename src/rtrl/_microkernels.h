@@ -52,17 +52,6 @@ static int rtrl_wide_columns(int ncols, int w, int h) {
 #define RTRL_FMA _mm256_fmadd_pd
 #define RTRL_FMAS __builtin_fma
 #include "_microkernels_impl.h"
-#undef RTRL_FN
-#undef RTRL_T
-#undef RTRL_V
-#undef RTRL_W
-#undef RTRL_ZERO
-#undef RTRL_LOAD
-#undef RTRL_STORE
-#undef RTRL_BCAST
-#undef RTRL_SET1
-#undef RTRL_FMA
-#undef RTRL_FMAS
 
 #define RTRL_FN(name) name##_f32
 #define RTRL_T float
@@ -76,17 +65,6 @@ static int rtrl_wide_columns(int ncols, int w, int h) {
 #define RTRL_FMA _mm256_fmadd_ps
 #define RTRL_FMAS __builtin_fmaf
 #include "_microkernels_impl.h"
-#undef RTRL_FN
-#undef RTRL_T
-#undef RTRL_V
-#undef RTRL_W
-#undef RTRL_ZERO
-#undef RTRL_LOAD
-#undef RTRL_STORE
-#undef RTRL_BCAST
-#undef RTRL_SET1
-#undef RTRL_FMA
-#undef RTRL_FMAS
 
 #else /* no x86 GCC/Clang: BLAS only */
 #define RTRL_HAVE_MICROKERNELS 0

@@ -1,6 +1,6 @@
 /*
  * The small-state kernels of _microkernels.h for one element type, included once per type
- * with these macros defined (no include guard on purpose):
+ * with these macros defined (no include guard on purpose; they are undefined at the end):
  *
  *   RTRL_T      double | float              RTRL_V     __m256d | __m256
  *   RTRL_W      lanes per vector (4 | 8)    RTRL_FN(n) n with the type's suffix (_f64 | _f32)
@@ -201,3 +201,15 @@ RTRL_AVX2 static void RTRL_FN(rtrl_axpy4_avx2)(ptrdiff_t n, const RTRL_T* a, con
         y[i] = RTRL_FMAS(a[3], x3[i], s);
     }
 }
+
+#undef RTRL_FN
+#undef RTRL_T
+#undef RTRL_V
+#undef RTRL_W
+#undef RTRL_ZERO
+#undef RTRL_LOAD
+#undef RTRL_STORE
+#undef RTRL_BCAST
+#undef RTRL_SET1
+#undef RTRL_FMA
+#undef RTRL_FMAS
