@@ -895,9 +895,7 @@ def online_train(dict spec, dict lspec, dict opt,
                                   + pattern.max_rows * L.width[b])
         if window_len > 0:
             learner_scratch = max(learner_scratch, _snap1_window_scratch(&L, window_len))
-            if lsize != window_base + window_len * (2 * S + L.G_size // S + L.z_size):
-                raise ValueError("inconsistent SnAp window storage")
-    if window_len > 0:
+    if window_len > 0:  # the storage and the open windows' step counts
         _check_windows(kind, &L, window_len, window_base, lsize, lint)
     mem = _alloc(scratch + learner_scratch, sample)
     e_bar = _carve_step_scratch(&L, mem, &x, &s_new, &z, &G, &D, &work, &y_hat, &e)
