@@ -3,6 +3,7 @@ import pytest
 
 import rtrl
 from rtrl.cells import Elman, Jordan, make_cell
+from rtrl.learners import UORO
 
 # Every cell configuration the kernels implement, by a readable id.
 CELL_CASES = {
@@ -14,6 +15,15 @@ CELL_CASES = {
     "gru": lambda: make_cell("gru"),
     "lstm": lambda: make_cell("lstm"),
 }
+
+
+class WindowedUORO(UORO):
+    """UORO in its windowed form on any network (the default form only runs from
+    ``window_min_params`` recurrent parameters on, larger than the test networks), with
+    windows of two steps so that they fill, close early and stay open across calls."""
+
+    window = 2
+    window_min_params = 0
 
 
 @pytest.fixture
@@ -49,4 +59,4 @@ def rel_err(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
-__all__ = ["CELL_CASES", "make_problem", "rel_err", "rtrl"]
+__all__ = ["CELL_CASES", "WindowedUORO", "make_problem", "rel_err", "rtrl"]

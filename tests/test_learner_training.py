@@ -5,6 +5,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import WindowedUORO
 from sklearn.linear_model import LinearRegression
 
 import rtrl
@@ -50,7 +51,7 @@ def test_bptt_trains_on_sequences(memory_task):
     assert est.score(X[5000:], y[5000:]) > linear + 0.5
 
 
-@pytest.mark.parametrize("learner", ONLINE)
+@pytest.mark.parametrize("learner", [*ONLINE, WindowedUORO()])
 def test_chunked_partial_fit_is_bit_identical_for_every_learner(learner):
     X, y = delayed_sum(300, delays=(2,), random_state=1)
     kw = dict(
@@ -70,7 +71,7 @@ def test_chunked_partial_fit_is_bit_identical_for_every_learner(learner):
         np.testing.assert_array_equal(value, chunked.params_[name], err_msg=name)
 
 
-@pytest.mark.parametrize("learner", [*ONLINE, TBPTT(truncation=4)])
+@pytest.mark.parametrize("learner", [*ONLINE, TBPTT(truncation=4), WindowedUORO()])
 def test_calls_cut_at_sequence_ends_are_bit_identical_to_one_call(learner):
     # a call that ends with its last sequence does not know the sequence is over; the next
     # call's new label closes it (TBPTT once dropped the window it still held)
@@ -87,7 +88,7 @@ def test_calls_cut_at_sequence_ends_are_bit_identical_to_one_call(learner):
             np.testing.assert_array_equal(value, chunked.params_[name], err_msg=f"{cuts} {name}")
 
 
-@pytest.mark.parametrize("learner", ONLINE)
+@pytest.mark.parametrize("learner", [*ONLINE, WindowedUORO()])
 def test_pickling_mid_stream_resumes_exactly_for_every_learner(learner):
     X, y = delayed_sum(200, delays=(2,), random_state=2)
     kw = dict(
@@ -110,7 +111,7 @@ def test_random_learners_are_reproducible(learner):
     assert not np.array_equal(a.params_["weight_hh"], c.params_["weight_hh"])
 
 
-@pytest.mark.parametrize("learner", ONLINE)
+@pytest.mark.parametrize("learner", [*ONLINE, WindowedUORO()])
 @pytest.mark.parametrize("cell", ["elman", "gru", "lstm"])
 def test_masked_weights_stay_exactly_zero(learner, cell):
     X, y = delayed_sum(300, random_state=4)

@@ -44,6 +44,23 @@ cdef inline void gemm_rm_tn(blas_int m, blas_int n, blas_int k, floating alpha,
               &beta, c, &ldc)
 
 
+cdef inline void gemm_rm_nt(blas_int m, blas_int n, blas_int k, floating alpha,
+                            const floating* a, blas_int lda,   # IN  (m x k), row-major
+                            const floating* b, blas_int ldb,   # IN  (n x k), row-major
+                            floating beta,
+                            floating* c, blas_int ldc          # OUT (m x n), row-major
+                            ) noexcept nogil:
+    """C = alpha * A @ B.T + beta * C for row-major operands."""
+    cdef char no = b'N', tr = b'T'
+    # Row-major C = A B' is column-major C' = B A': B is B' as stored, transposed.
+    if floating is double:
+        dgemm(&tr, &no, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda,
+              &beta, c, &ldc)
+    else:
+        sgemm(&tr, &no, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda,
+              &beta, c, &ldc)
+
+
 cdef inline void gemv_rm(bint transpose, blas_int m, blas_int n, floating alpha,
                          const floating* a, blas_int lda,      # IN  (m x n), row-major
                          const floating* x,                    # IN  n (or m if transpose)

@@ -78,6 +78,14 @@ cdef void cell_jvp(const Layout* L, const floating* w, const floating* G,
                    const floating* work, const floating* v, floating* out,
                    floating* scratch) noexcept nogil
 
+cdef intp_t cell_jvp_inputs_size(const Layout* L) noexcept nogil
+
+cdef void cell_jvp_inputs_save(const Layout* L, const floating* G, const floating* work,
+                               floating* out) noexcept nogil
+
+cdef void cell_jvp_inputs_load(const Layout* L, const floating* saved, floating* G,
+                               floating* work) noexcept nogil
+
 cdef void cell_step_jvp(const Layout* L, const floating* w, const floating* x,
                         const floating* s_prev, floating* s_new, floating* z, floating* G,
                         floating* work, const floating* v, floating* Dv,

@@ -379,6 +379,80 @@ cdef void cell_jvp(const Layout* L, const floating* w, const floating* G,
                 <int> L.n_out, scratch, <floating> 0, out)
 
 
+# What cell_jvp reads of a step's G and work, gathered (save) and put back (load): a learner
+# that applies D_t later (UORO's windows) keeps these O(n) numbers per step, not G (O(S r)).
+# The indices mirror cell_jvp's reads; Jordan keeps its whole G_1 (n x n_out).
+
+cdef intp_t cell_jvp_inputs_size(const Layout* L) noexcept nogil:
+    if L.kind == CELL_ELMAN:
+        return L.n
+    if L.kind == CELL_GRU:
+        return 4 * L.n
+    if L.kind == CELL_LSTM:
+        return 9 * L.n
+    return L.n * L.n_out
+
+
+cdef inline void _jvp_inputs_copy(const Layout* L, floating* G, floating* work, floating* saved,
+                                  bint save) noexcept nogil:
+    cdef intp_t n = L.n, j, q, R, c = 0, i
+    cdef floating* p
+    if L.kind == CELL_ELMAN:
+        for j in range(n):
+            p = &G[j * n + j]
+            if save:
+                saved[c] = p[0]
+            else:
+                p[0] = saved[c]
+            c += 1
+    elif L.kind == CELL_GRU:
+        R = 3 * n
+        for j in range(n):
+            for q in range(4):
+                p = &work[2 * R + j] if q == 3 else &G[L.G_offset[1] + j * R + q * n + j]
+                if save:
+                    saved[c] = p[0]
+                else:
+                    p[0] = saved[c]
+                c += 1
+    elif L.kind == CELL_LSTM:
+        R = 4 * n
+        for j in range(n):
+            for q in range(9):
+                if q < 4:
+                    p = &G[j * R + q * n + j]
+                elif q < 7:
+                    p = &G[(n + j) * R + (q - 4) * n + j]
+                elif q == 7:
+                    p = &work[R + n + j]
+                else:
+                    p = &work[R + j]
+                if save:
+                    saved[c] = p[0]
+                else:
+                    p[0] = saved[c]
+                c += 1
+    else:
+        for i in range(n * L.n_out):
+            p = &G[L.G_offset[1] + i]
+            if save:
+                saved[i] = p[0]
+            else:
+                p[0] = saved[i]
+
+
+cdef void cell_jvp_inputs_save(const Layout* L, const floating* G, const floating* work,
+                               floating* out) noexcept nogil:
+    """out = the entries of G and work that cell_jvp reads (cell_jvp_inputs_size)."""
+    _jvp_inputs_copy(L, <floating*> G, <floating*> work, out, True)
+
+
+cdef void cell_jvp_inputs_load(const Layout* L, const floating* saved, floating* G,
+                               floating* work) noexcept nogil:
+    """Put saved entries back where cell_jvp reads them (the rest of G and work is unused)."""
+    _jvp_inputs_copy(L, G, work, <floating*> saved, False)
+
+
 cdef intp_t cell_step_jvp_scratch(const Layout* L) noexcept nogil:
     return max(4 * L.n, L.width[0] + L.n)
 

@@ -34,11 +34,12 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from ._blas cimport (
-    blas_int, dot, gemm_rm, gemm_rm_tn, cholesky_inplace, gemv_rm, qr_inplace, svd_thin,
+    blas_int, dot, gemm_rm, gemm_rm_nt, gemm_rm_tn, cholesky_inplace, gemv_rm, qr_inplace, svd_thin,
 )
 from ._cells cimport (
-    CELL_JORDAN, CELL_LSTM, MAX_GROUPS, Layout, cell_D_entry, cell_jvp, cell_step, cell_step_jvp,
-    cell_step_jvp_scratch, cell_vjp_G, intp_t, readout, readout_loss,
+    CELL_JORDAN, CELL_LSTM, MAX_GROUPS, Layout, cell_D_entry, cell_jvp, cell_jvp_inputs_load,
+    cell_jvp_inputs_save, cell_jvp_inputs_size, cell_step, cell_step_jvp, cell_step_jvp_scratch,
+    cell_vjp_G, intp_t, readout, readout_loss,
 )
 cdef extern from "_microkernels.h" nogil:
     int rtrl_microkernels_available()
@@ -652,7 +653,7 @@ cdef enum LearnerKind:
 
 
 ctypedef struct Windowing:
-    # learners that defer work to windows of steps (exact RTRL in blocks, SnAp-1)
+    # learners that defer work to windows of steps (exact RTRL in blocks, SnAp-1, UORO)
     intp_t length                # steps per window (0: none)
     intp_t base                  # where a stream's window buffers start in its state
     intp_t bw                    # RTRL: column block width
@@ -660,26 +661,29 @@ ctypedef struct Windowing:
     const SnapPattern* pattern   # SnAp
 
 
-cdef void _flush_window(int kind, const Layout* L, const Windowing* win, floating* st,
-                        int64_t* ints, floating* acc, floating* scratch,
+cdef void _flush_window(int kind, const Layout* L, const Windowing* win, const floating* w,
+                        floating* st, int64_t* ints, floating* acc, floating* scratch,
                         floating* save_bufs) noexcept nogil:
     # catch up with the open window: the state moves to its end, acc gets its gradient
-    if kind == LEARNER_SNAP:
+    # (w: the weights of the window's steps, which UORO's tangent needs)
+    if kind == LEARNER_UORO:
+        _uoro_window_flush(L, win.length, win.base, w, st, ints, acc, scratch)
+    elif kind == LEARNER_SNAP:
         _snap1_window_flush(L, win.pattern, win.length, win.base, st, ints, acc, scratch)
     elif kind == LEARNER_RTRL:
         _rtrl_window_flush(L, win.length, win.base, win.bw, win.n_ranges, st, ints, acc,
                            scratch, save_bufs)
 
 
-cdef void _flush_windows(int kind, const Layout* L, const Windowing* win, intp_t B,
-                         floating* lstate, intp_t lsize, int64_t* lint, intp_t n_ints,
+cdef void _flush_windows(int kind, const Layout* L, const Windowing* win, const floating* w,
+                         intp_t B, floating* lstate, intp_t lsize, int64_t* lint, intp_t n_ints,
                          floating* acc, floating* scratch, floating* save_bufs) noexcept nogil:
     # _flush_window for each of the B streams (rows of lstate and lint)
     cdef intp_t b
     if win.length == 0:
         return
     for b in range(B):
-        _flush_window(kind, L, win, lstate + b * lsize, lint + b * n_ints, acc, scratch,
+        _flush_window(kind, L, win, w, lstate + b * lsize, lint + b * n_ints, acc, scratch,
                       save_bufs)
 
 
@@ -695,23 +699,33 @@ cdef int _check_shifts(const int64_t[:, ::1] lint, intp_t bw) except -1:
 cdef int _check_windows(int kind, const Layout* L, intp_t length, intp_t base, intp_t lsize,
                         const int64_t[:, ::1] lint) except -1:
     # a windowed learner's storage and the step counts of its open windows
-    cdef intp_t b, slot = 1 if kind == LEARNER_RTRL else 0
+    cdef intp_t b, slot = 1 if kind == LEARNER_RTRL else (5 if kind == LEARNER_UORO else 0)
     if lint.shape[1] <= slot:
         raise ValueError("inconsistent window state")
     if kind == LEARNER_RTRL and lsize != base + length * (L.S * L.S + L.G_size + L.z_size + L.S):
         raise ValueError("inconsistent influence storage")
     if kind == LEARNER_SNAP and lsize != base + length * (2 * L.S + L.G_size // L.S + L.z_size):
         raise ValueError("inconsistent SnAp window storage")
+    if kind == LEARNER_UORO and (lsize != base + length * _uoro_slot(L) or base != L.S + L.P
+                                 or lint.shape[1] < 6 + 2 * length):
+        raise ValueError("inconsistent UORO window storage")
     for b in range(lint.shape[0]):
         if lint[b, slot] < 0 or lint[b, slot] > length:
             raise ValueError(f"stream {b}: {lint[b, slot]} steps in a window of {length}")
     return 0
 
 
+def uoro_window_slot(dict spec):
+    """Numbers UORO's windowed form stores per step of a window on this network."""
+    cdef Layout L = _layout(spec)
+    return _uoro_slot(&L)
+
+
 def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1] lint,
-                  floating[::1] acc):
+                  floating[::1] acc, const floating[::1] w=None):
     """Close the open window of every stream of a learner that defers work to windows:
-    its state and the gradient in ``acc`` catch up."""
+    its state and the gradient in ``acc`` catch up. UORO needs the weights ``w`` of the
+    window's steps."""
     cdef Layout L = _layout(spec)
     cdef int kind = lspec["kind"]
     cdef SnapPattern pat
@@ -731,15 +745,23 @@ def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1
     _check_windows(kind, &L, win.length, win.base, lstate.shape[1], lint)
     if kind == LEARNER_RTRL:
         _check_shifts(lint, win.bw)
-    if kind == LEARNER_SNAP:
+    if kind == LEARNER_UORO:
+        for b in range(lint.shape[0]):
+            if lint[b, 5] > 0 and (w is None or w.shape[0] != L.n_params):
+                raise ValueError("closing UORO's open windows needs the network's weights w")
+        if w is None:
+            return
+        scratch = _alloc(_uoro_window_scratch(&L, win.length), sample)
+    elif kind == LEARNER_SNAP:
         pat = _snap_pattern(lspec)
         scratch = _alloc(_snap1_window_scratch(&L, win.length), sample)
     elif kind == LEARNER_RTRL:
         scratch = _alloc(_rtrl_window_scratch(&L, win.length), sample)
     try:
         with nogil:
-            _flush_windows(kind, &L, &win, lstate.shape[0], &lstate[0, 0], lstate.shape[1],
-                           &lint[0, 0], lint.shape[1], &acc[0], scratch, <floating*> NULL)
+            _flush_windows(kind, &L, &win, <floating*> NULL if w is None else &w[0],
+                           lstate.shape[0], &lstate[0, 0], lstate.shape[1], &lint[0, 0],
+                           lint.shape[1], &acc[0], scratch, <floating*> NULL)
     finally:
         free(scratch)
 
@@ -867,9 +889,15 @@ def online_train(dict spec, dict lspec, dict opt,
         if window_len > 0:
             learner_scratch += _rtrl_window_scratch(&L, window_len)
     elif kind == LEARNER_UORO:
-        if lsize != S + L.P or lint.shape[1] < 5:
+        window_len = lspec.get("window", 0)
+        window_base = lspec.get("window_base", 0)
+        if (window_len == 0 and lsize != S + L.P) or lint.shape[1] < 5:
             raise ValueError("inconsistent UORO state")
-        learner_scratch = 2 * S + L.G_size // S + 4 * L.n + cell_step_jvp_scratch(&L)
+        # per-step scratch, then (windowed) the window's end at an even offset: it starts
+        # with doubles
+        learner_scratch = _uoro_scratch(&L) + cell_step_jvp_scratch(&L) + 1
+        if window_len > 0:
+            learner_scratch += _uoro_window_scratch(&L, window_len)
         dense_D = 0
     elif kind == LEARNER_KF:
         if lsize != _kf_state_size(&L, 1) or lint.shape[1] < 4:
@@ -910,10 +938,13 @@ def online_train(dict spec, dict lspec, dict opt,
         win_scratch = lscratch + n_ranges * S * bw
     elif kind == LEARNER_SNAP:
         win_scratch = lscratch
+    elif kind == LEARNER_UORO:
+        win_scratch = lscratch + _uoro_scratch(&L) + cell_step_jvp_scratch(&L)
+        win_scratch += (win_scratch - mem) % 2
     if window_len > 0 and update_every == 1:
         # every step closes the window anyway: the per-step form, once open windows are shut
         with nogil:
-            _flush_windows(kind, &L, &win, B, &lstate[0, 0], lsize, &lint[0, 0],
+            _flush_windows(kind, &L, &win, wp, B, &lstate[0, 0], lsize, &lint[0, 0],
                            lint.shape[1], ap, win_scratch, lscratch)
         window_len = 0
         win.length = 0
@@ -927,10 +958,9 @@ def online_train(dict spec, dict lspec, dict opt,
                     _load_row(X, row, x)
                     # UORO and SnAp use D_t only through products and entries; UORO's
                     # tangent D_t s~ shares the pass over the weights with the step
-                    if kind == LEARNER_UORO:
+                    if kind == LEARNER_UORO and window_len == 0:
                         cell_step_jvp(&L, wp, x, &states[b, 0], s_new, z, G, work,
-                                      &lstate[b, 0], lscratch,
-                                      lscratch + learner_scratch - cell_step_jvp_scratch(&L))
+                                      &lstate[b, 0], lscratch, lscratch + _uoro_scratch(&L))
                     else:
                         cell_step(&L, wp, x, &states[b, 0], s_new, z, G,
                                   <floating*> NULL if dense_D == 0 else D, work)
@@ -954,6 +984,13 @@ def online_train(dict spec, dict lspec, dict opt,
                     elif kind == LEARNER_RTRL:
                         _rtrl_step(&L, sp, ncols, D, G, z, &lstate[b, 0], &lint[b, 0], bw,
                                    n_ranges, e_bar, has_error, ap, lscratch)
+                    elif kind == LEARNER_UORO and window_len > 0:
+                        _uoro_window_push(&L, window_len, window_base, work, G, z,
+                                          &lstate[b, 0], &lint[b, 0], e_bar, has_error,
+                                          lscratch)
+                        if lint[b, 5] == window_len:
+                            _flush_window(kind, &L, &win, wp, &lstate[b, 0], &lint[b, 0], ap,
+                                          win_scratch, lscratch)
                     elif kind == LEARNER_UORO:
                         _uoro_step(&L, wp, work, G, z, &lstate[b, 0], &lint[b, 0], e_bar,
                                    has_error, ap, lscratch, True)
@@ -971,7 +1008,7 @@ def online_train(dict spec, dict lspec, dict opt,
                         _snap_step(&L, &pattern, wp, work, D if dense_D else <floating*> NULL,
                                    G, z, &lstate[b, 0], e_bar, has_error, ap, lscratch)
                     if window_len > 0 and ends[b] and t == lengths[b] - 1:
-                        _flush_window(kind, &L, &win, &lstate[b, 0], &lint[b, 0], ap,
+                        _flush_window(kind, &L, &win, wp, &lstate[b, 0], &lint[b, 0], ap,
                                       win_scratch, lscratch)
                     memcpy(&states[b, 0], s_new, S * sizeof(floating))
                     total += step_loss
@@ -979,14 +1016,14 @@ def online_train(dict spec, dict lspec, dict opt,
                     window[0] += 1
                 window[1] += 1
                 if update_every > 0 and window[1] >= update_every:
-                    _flush_windows(kind, &L, &win, B, &lstate[0, 0], lsize, &lint[0, 0],
+                    _flush_windows(kind, &L, &win, wp, B, &lstate[0, 0], lsize, &lint[0, 0],
                                    lint.shape[1], ap, win_scratch, lscratch)
                     _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0],
                             &opt_v[0], &opt_t[0], g_scratch, &window[0], &states[0, 0], S,
                             &lstate[0, 0], lsize, &lint[0, 0], lint.shape[1], n_rng_skip,
                             &diverged[0], B, row)
             if update_every <= 0:
-                _flush_windows(kind, &L, &win, B, &lstate[0, 0], lsize, &lint[0, 0],
+                _flush_windows(kind, &L, &win, wp, B, &lstate[0, 0], lsize, &lint[0, 0],
                                lint.shape[1], ap, win_scratch, lscratch)
             if update_every == 0 and window[0] > 0:
                 _update(&o, L.n_params, wp, ap, &pmask[0], &dmask[0], &opt_m[0], &opt_v[0],

@@ -2,6 +2,49 @@
 #
 # Stream state: s~ (S) then theta~ (P); ints: 4 words of RNG state, then ||theta~||^2 (the
 # bits of a double), computed by the pass that writes theta~ so no step reads theta~ twice.
+# The windowed form adds, after theta~, one slot per step of the open window (_uoro_slot)
+# and, after the norm, the steps in the window and per slot ||b_t||^2 and has_error.
+
+
+cdef inline double _bits_to_double(const int64_t* p) noexcept nogil:
+    cdef double x
+    memcpy(&x, p, sizeof(double))
+    return x
+
+
+cdef inline void _double_to_bits(int64_t* p, double x) noexcept nogil:
+    memcpy(p, &x, sizeof(double))
+
+
+cdef inline intp_t _uoro_scratch(const Layout* L) noexcept nogil:
+    """Per-step scratch: a, nu (S each), v = (G_g^T nu)_g (sum of r_g), cell_jvp's 4 n."""
+    return 2 * L.S + L.G_size // L.S + 4 * L.n
+
+
+cdef inline double _uoro_b_norm2(const Layout* L, const floating* v,
+                                 const floating* z) noexcept nogil:
+    # ||b||^2 for b = sum_g v_g (x) z_g: ||v_g (x) z_g||^2 = ||v_g||^2 ||z_g||^2
+    cdef intp_t g, j, k
+    cdef double n_v2, n_z2, total = 0
+    for g in range(L.n_groups):
+        n_v2 = 0
+        n_z2 = 0
+        for j in range(L.rows[g]):
+            n_v2 += v[j] * v[j]
+        for k in range(L.width[g]):
+            n_z2 += z[L.z_offset[g] + k] * z[L.z_offset[g] + k]
+        total += n_v2 * n_z2
+        v += L.rows[g]
+    return total
+
+
+cdef inline void _uoro_scales(intp_t S, double n_theta, double n_a, double n_b2,
+                              double* rho0, double* rho1) noexcept nogil:
+    # the variance-minimising scales (eps = 1e-7 keeps them finite and positive)
+    cdef double eps = 1e-7
+    rho0[0] = sqrt(sqrt(n_theta) / (sqrt(n_a) + eps)) + eps
+    rho1[0] = sqrt(sqrt(n_b2) / (sqrt(<double> S) + eps)) + eps
+
 
 cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
                      const floating* G, const floating* z,
@@ -9,11 +52,11 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
                      int64_t* ints,            # IN/OUT generator state, ||theta~||^2
                      const floating* e_bar, bint has_error,
                      floating* acc,            # IN/OUT += (e_bar . s~) theta~
-                     floating* scratch,        # 2 S (a, nu) + sum of r_g (G^T nu) + 4 n
+                     floating* scratch,        # _uoro_scratch
                      bint tangent_done         # a = D s~ is already in scratch[:S]
                      ) noexcept nogil:
     # D_t enters only through D_t s~ (cell_jvp), so the cell never forms it: O(S^2 + P)
-    cdef intp_t S = L.S, g, j, k, r, K, i
+    cdef intp_t S = L.S, g, j, r, K, i
     cdef floating* s_tilde = st
     cdef floating* theta = st + S
     cdef floating* a = scratch
@@ -23,7 +66,7 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
     cdef floating* row
     cdef floating* accrow
     cdef const floating* zg
-    cdef double eps = 1e-7, n_a = 0, n_theta = 0, n_b2 = 0, n_v2, n_z2, rho0, rho1, c = 0
+    cdef double n_theta = 0, rho0, rho1, c = 0
     cdef floating vj, inv0, cg
     cdef uint64_t* rng = <uint64_t*> ints
     for i in range(S):
@@ -32,23 +75,8 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
     if not tangent_done:
         cell_jvp(L, w, G, work, s_tilde, a, v + L.G_size // S)
     cell_vjp_G(L, G, nu, v)
-    n_a = dot(<blas_int> S, a, a)
-    memcpy(&n_theta, ints + 4, sizeof(double))
-    vg = v
-    for g in range(L.n_groups):
-        r = L.rows[g]
-        K = L.width[g]
-        n_v2 = 0
-        n_z2 = 0
-        for j in range(r):
-            n_v2 += vg[j] * vg[j]
-        for k in range(K):
-            n_z2 += z[L.z_offset[g] + k] * z[L.z_offset[g] + k]
-        n_b2 += n_v2 * n_z2                  # ||v (x) z||^2 = ||v||^2 ||z||^2
-        vg += r
-    # variance-minimising scales
-    rho0 = sqrt(sqrt(n_theta) / (sqrt(n_a) + eps)) + eps
-    rho1 = sqrt(sqrt(n_b2) / (sqrt(<double> S) + eps)) + eps
+    _uoro_scales(S, _bits_to_double(ints + 4), dot(<blas_int> S, a, a),
+                 _uoro_b_norm2(L, v, z), &rho0, &rho1)
     for i in range(S):
         s_tilde[i] = <floating> (rho0 * a[i] + rho1 * nu[i])
         c += e_bar[i] * s_tilde[i]
@@ -58,7 +86,6 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
     # and the new ||theta~||^2 for the next step
     inv0 = <floating> (1 / rho0)
     cg = <floating> c
-    n_theta = 0
     vg = v
     for g in range(L.n_groups):
         r = L.rows[g]
@@ -73,4 +100,227 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
             else:
                 n_theta += rtrl_uoro_row_f32(K, inv0, vj, zg, row, cg, accrow)
         vg += r
-    memcpy(ints + 4, &n_theta, sizeof(double))
+    _double_to_bits(ints + 4, n_theta)
+
+
+# ---------------------------------------------------------------------- the windowed form
+#
+# Nothing of the forward pass depends on s~ or theta~, so a step can put its tangent work
+# off: it draws nu, stores nu, v = (G_g^T nu)_g, z, e_bar and what cell_jvp reads of G and
+# work (a slot), and the window's end runs the recurrence over its slots. Within a window
+# opened at theta~_0 the recurrence unrolls to
+#
+#     theta~_t = alpha_t (theta~_0 + sum_{s<=t} beta_s v_s z_s^T)   (per weight group),
+#     alpha_t = prod_{u<=t} 1/rho0_u,   beta_s = 1 / (alpha_s rho1_s),
+#     sum_t c_t theta~_t = C_1 theta~_0 + sum_s beta_s C_s v_s z_s^T,   C_s = sum_{t>=s} c_t alpha_t,
+#
+# and rho0_t needs ||theta~_{t-1}||^2, by the recursion
+#
+#     ||theta~_t||^2 = ||theta~_{t-1}||^2 / rho0^2 + 2 q_t / (rho0 rho1) + ||b_t||^2 / rho1^2,
+#     q_t = v_t^T theta~_{t-1} z_t = alpha_{t-1} (v_t^T theta~_0 z_t
+#                                    + sum_{s<t} beta_s (v_t . v_s)(z_s . z_t)).
+#
+# So the window's end computes theta~_0 [z_1 .. z_w] and the Gram matrices of the v's and
+# z's (GEMMs), runs the O(S^2)-per-step tangent chain (one GEMV with the recurrent weights,
+# which stay in cache), and applies two GEMMs per group, (r x w)(w x K), for theta~ and the
+# gradient: every O(P) pass happens once per window, and theta~_0 is read by a GEMM instead
+# of once per step. The result is the per-step recurrence's, to rounding; the window's end
+# recomputes ||theta~||^2 from theta~ so its rounding does not build up. The weights must
+# be those of the window's steps: windows close before every update. A window also closes
+# early (and the chain goes on from the new theta~_0) if alpha leaves [1e-150, 1e150].
+
+cdef double _uoro_alpha_limit = 1e150   # a window closes early once alpha leaves
+                                        # [1 / limit, limit] (tests lower it)
+
+
+def _set_uoro_alpha_limit(double limit):
+    """Set the range of alpha beyond which UORO's window closes early; returns the old
+    limit (for tests of that path)."""
+    global _uoro_alpha_limit
+    old = _uoro_alpha_limit
+    _uoro_alpha_limit = limit
+    return old
+
+
+cdef inline intp_t _uoro_slot(const Layout* L) noexcept nogil:
+    """Numbers stored per step of a window: z (z_size), v (sum r_g), nu and e_bar (S each)
+    and cell_jvp's inputs."""
+    return L.z_size + L.G_size // L.S + 2 * L.S + cell_jvp_inputs_size(L)
+
+
+cdef inline intp_t _uoro_r_max(const Layout* L) noexcept nogil:
+    cdef intp_t g, r = 0
+    for g in range(L.n_groups):
+        r = max(r, L.rows[g])
+    return r
+
+
+cdef inline intp_t _uoro_window_scratch(const Layout* L, intp_t W) noexcept nogil:
+    """Scratch of a window's end, in floating units: doubles first (q0, beta, c alpha (W
+    each) and the Gram product M (W x W)), then G, work, a, cell_jvp's 4 n, the Gram
+    matrices of one group (2 W^2) and theta~_0 Z or the coefficients (r_max x W)."""
+    cdef intp_t doubles = 3 * W + W * W
+    return (doubles * (sizeof(double) // sizeof(float)) + L.G_size + L.work_size + L.S
+            + 4 * L.n + 2 * W * W + _uoro_r_max(L) * W)
+
+
+cdef void _uoro_window_push(const Layout* L, intp_t W, intp_t base, const floating* work,
+                            const floating* G, const floating* z, floating* st,
+                            int64_t* ints, const floating* e_bar, bint has_error,
+                            floating* scratch) noexcept nogil:
+    # the step's share of the tangent work: its signs and what the window's end needs.
+    # ints: [generator (4), ||theta~||^2, steps in the window, ||b_s||^2 (W), has_error (W)]
+    cdef intp_t S = L.S, nv = L.G_size // L.S, s = ints[5], i
+    cdef floating* slot = st + base + s * _uoro_slot(L)
+    cdef floating* nu = slot + L.z_size + nv
+    cdef uint64_t* rng = <uint64_t*> ints
+    for i in range(S):
+        nu[i] = <floating> rng_sign(rng)
+    memcpy(slot, z, L.z_size * sizeof(floating))
+    cell_vjp_G(L, G, nu, slot + L.z_size)
+    if has_error:
+        memcpy(nu + S, e_bar, S * sizeof(floating))
+    else:
+        memset(nu + S, 0, S * sizeof(floating))
+    cell_jvp_inputs_save(L, G, work, nu + 2 * S)
+    _double_to_bits(ints + 6 + s, _uoro_b_norm2(L, slot + L.z_size, z))
+    ints[6 + W + s] = has_error
+    ints[5] = s + 1
+
+
+cdef void _uoro_window_flush(const Layout* L, intp_t W, intp_t base, const floating* w,
+                             floating* st, int64_t* ints, floating* acc,
+                             floating* scratch) noexcept nogil:
+    # run the open window's tangent chain and bring theta~ and acc to its end
+    cdef intp_t S = L.S, nv = L.G_size // L.S, stride = _uoro_slot(L), n = ints[5]
+    cdef intp_t g, j, s, u, r, K, start = 0, last, voff
+    cdef double* q0 = <double*> scratch
+    cdef double* beta = q0 + W
+    cdef double* calpha = beta + W
+    cdef double* M = calpha + W
+    cdef floating* Gs = scratch + (3 * W + W * W) * (sizeof(double) // sizeof(float))
+    cdef floating* works = Gs + L.G_size
+    cdef floating* a = works + L.work_size
+    cdef floating* jvp_scratch = a + S
+    cdef floating* gram_v = jvp_scratch + 4 * L.n
+    cdef floating* gram_z = gram_v + W * W
+    cdef floating* Y = gram_z + W * W
+    cdef floating* s_tilde = st
+    cdef floating* slot
+    cdef floating* nu
+    cdef floating* slots = st + base
+    cdef double n_theta = _bits_to_double(ints + 4), alpha, alpha_prev, rho0, rho1, c, q
+    cdef double n_b2, gram, n_a
+    if n == 0:
+        return
+    # Gs and works are only read where cell_jvp_inputs_load writes
+    while start < n:
+        # theta~_0 [z_start .. z_n] (q0) and the Gram products (M) of the remaining slots
+        for s in range(start, n):
+            q0[s] = 0
+            for u in range(start, n):
+                M[s * W + u] = 0
+        voff = 0
+        for g in range(L.n_groups):
+            r = L.rows[g]
+            K = L.width[g]
+            slot = slots + start * stride
+            gemm_rm_nt(<blas_int> (n - start), <blas_int> r, <blas_int> K, <floating> 1,
+                       slot + L.z_offset[g], <blas_int> stride, st + S + L.offset[g],
+                       <blas_int> K, <floating> 0, Y, <blas_int> r)
+            gemm_rm_nt(<blas_int> (n - start), <blas_int> (n - start), <blas_int> r,
+                       <floating> 1, slot + L.z_size + voff, <blas_int> stride,
+                       slot + L.z_size + voff, <blas_int> stride, <floating> 0, gram_v,
+                       <blas_int> W)
+            gemm_rm_nt(<blas_int> (n - start), <blas_int> (n - start), <blas_int> K,
+                       <floating> 1, slot + L.z_offset[g], <blas_int> stride,
+                       slot + L.z_offset[g], <blas_int> stride, <floating> 0, gram_z,
+                       <blas_int> W)
+            for s in range(start, n):
+                q0[s] += dot(<blas_int> r, slots + s * stride + L.z_size + voff,
+                             Y + (s - start) * r)
+                for u in range(start, s):
+                    M[s * W + u] += (<double> gram_v[(s - start) * W + u - start]
+                                     * gram_z[(s - start) * W + u - start])
+            voff += r
+        # the tangent chain, slot by slot
+        alpha = 1.0
+        last = n - 1
+        for s in range(start, n):
+            slot = slots + s * stride
+            nu = slot + L.z_size + nv
+            cell_jvp_inputs_load(L, nu + 2 * S, Gs, works)
+            cell_jvp(L, w, Gs, works, s_tilde, a, jvp_scratch)
+            n_a = dot(<blas_int> S, a, a)
+            n_b2 = _bits_to_double(ints + 6 + s)
+            _uoro_scales(S, n_theta, n_a, n_b2, &rho0, &rho1)
+            c = 0
+            for j in range(S):
+                s_tilde[j] = <floating> (rho0 * a[j] + rho1 * nu[j])
+                c += nu[S + j] * s_tilde[j]
+            if not ints[6 + W + s]:
+                c = 0
+            gram = 0
+            for u in range(start, s):
+                gram += beta[u] * M[s * W + u]
+            alpha_prev = alpha
+            q = alpha_prev * (q0[s] + gram)
+            n_theta = n_theta / (rho0 * rho0) + 2 * q / (rho0 * rho1) + n_b2 / (rho1 * rho1)
+            if n_theta < 0:
+                n_theta = 0
+            alpha = alpha_prev / rho0
+            beta[s] = 1 / (alpha * rho1)
+            calpha[s] = c * alpha
+            if not (1 / _uoro_alpha_limit < alpha < _uoro_alpha_limit):
+                last = s
+                break
+        n_theta = _uoro_window_apply(L, W, stride, start, last + 1, alpha, beta, calpha,
+                                     slots, st + S, acc, Y)
+        start = last + 1
+    _double_to_bits(ints + 4, n_theta)
+    ints[5] = 0
+
+
+cdef double _uoro_window_apply(const Layout* L, intp_t W, intp_t stride, intp_t lo,
+                               intp_t hi, double alpha_n, const double* beta,
+                               const double* calpha, const floating* slots,
+                               floating* theta, floating* acc, floating* A) noexcept nogil:
+    # theta~ <- alpha_n theta~_0 + V diag(alpha_n beta) Z^T and
+    # acc += C_lo theta~_0 + V diag(beta C) Z^T, per group, over slots [lo, hi); returns the
+    # new ||theta~||^2
+    cdef intp_t g, j, k, s, r, K, voff = 0, ns = hi - lo, nvoff = L.z_size
+    cdef floating* Th
+    cdef floating* Ag
+    cdef double C, coef, n_theta = 0
+    cdef floating C1
+    cdef bint any_error = 0
+    for s in range(lo, hi):
+        any_error = any_error or calpha[s] != 0
+    for g in range(L.n_groups):
+        r = L.rows[g]
+        K = L.width[g]
+        Th = theta + L.offset[g]
+        Ag = acc + L.offset[g]
+        if any_error:
+            C = 0
+            for s in range(hi - 1, lo - 1, -1):
+                C += calpha[s]
+                coef = beta[s] * C
+                for j in range(r):
+                    A[j * ns + s - lo] = <floating> (coef * slots[s * stride + nvoff + voff + j])
+            C1 = <floating> C
+            for k in range(r * K):
+                Ag[k] += C1 * Th[k]
+            gemm_rm(<blas_int> r, <blas_int> K, <blas_int> ns, <floating> 1, A, <blas_int> ns,
+                    slots + lo * stride + L.z_offset[g], <blas_int> stride, <floating> 1, Ag,
+                    <blas_int> K)
+        for s in range(lo, hi):
+            coef = alpha_n * beta[s]
+            for j in range(r):
+                A[j * ns + s - lo] = <floating> (coef * slots[s * stride + nvoff + voff + j])
+        gemm_rm(<blas_int> r, <blas_int> K, <blas_int> ns, <floating> 1, A, <blas_int> ns,
+                slots + lo * stride + L.z_offset[g], <blas_int> stride, <floating> alpha_n, Th,
+                <blas_int> K)
+        n_theta += dot(<blas_int> (r * K), Th, Th)
+        voff += r
+    return n_theta

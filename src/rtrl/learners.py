@@ -669,10 +669,19 @@ class UORO(OnlineLearner):
         g_t = (\bar e_t \cdot \tilde s_t)\, \tilde\theta_t
 
     with :math:`\epsilon = 10^{-7}`. :math:`E[\tilde s_t \tilde\theta_t^\top] = J_t`.
-    Cost :math:`O(S^2 + P)` per step (like the forward pass): one pass over
+    Cost :math:`O(S^2 + P)` per step (like the forward pass). Per step, one pass over
     :math:`\tilde\theta` updates it, reads the gradient out and computes the
     :math:`\lVert\tilde\theta\rVert^2` of the next step. Memory S + P numbers, and five
     64-bit integers (the generator's state and that norm).
+
+    On networks of at least :attr:`window_min_params` recurrent parameters the same
+    recurrence runs in windows of :attr:`window` steps (see :meth:`windowed`): the same
+    signs, the same numbers to rounding, with the O(P) work done by GEMMs once per window.
+    This adds, per step of the window, :math:`K + \sum_g r_g + 2S + c` numbers (the inputs
+    :math:`z_t`, :math:`(G_g^\top\nu)_g`, :math:`\nu`, :math:`\bar e_t`, and the
+    :math:`c` entries of :math:`D_t`'s factors its product reads: n for Elman, 4n for GRU,
+    9n for LSTM, n times the outputs for Jordan), and 1 + 2 ``window`` integers. Closing
+    an open window needs the weights of its steps, so windows close before every update.
     The signs come from a per-stream generator seeded by ``random_state``.
 
     References
@@ -685,9 +694,79 @@ class UORO(OnlineLearner):
     kind = 1
     random = True
     n_ints = 5  # the generator, then the bits of ||theta~||^2 (a float64)
+    #: Steps per window of the windowed form (see :meth:`windowed`); 0 = per step.
+    window: ClassVar[int] = 32
+    #: The windowed form runs from this many recurrent parameters on; below it the
+    #: per-step form is faster (its fixed costs per window outweigh the passes it saves).
+    window_min_params: ClassVar[int] = 8192
+
+    def windowed(self, layout: Layout) -> bool:
+        r"""True if the kernel puts each step's tangent work off to windows of
+        :attr:`window` steps (networks of at least :attr:`window_min_params` recurrent
+        parameters). A step then stores its signs :math:`\nu`, :math:`(G_g^\top\nu)_g`,
+        :math:`z_t`, :math:`\bar e_t` and what :math:`D_t` needs (O(S + K) numbers), and
+        the window's end runs the recurrence over them: :math:`\tilde\theta_0 Z` and the
+        Gram matrices of the window by GEMMs, the tangent chain by one GEMV per step, and two
+        GEMMs per weight group for :math:`\tilde\theta` and the gradient. The passes over
+        :math:`\tilde\theta` and the gradient (four P-sized streams per step) happen once
+        per window; the result is the per-step recurrence's, to rounding."""
+        return self.window > 0 and layout.n_recurrent_params >= self.window_min_params
+
+    def ints_size(self, layout):
+        # the generator, the bits of ||theta~||^2 (a float64); windowed: the steps in the
+        # open window, then per slot ||b_t||^2 (float64 bits) and has_error
+        return 5 + (1 + 2 * self.window if self.windowed(layout) else 0)
 
     def values_size(self, layout, itemsize):
-        return layout.state_size + layout.n_recurrent_params
+        size = layout.state_size + layout.n_recurrent_params
+        if self.windowed(layout):
+            size += self.window * _core.uoro_window_slot(layout.to_kernel())
+        return size
+
+    def kernel_spec(self, layout, itemsize):
+        spec = super().kernel_spec(layout, itemsize)
+        if self.windowed(layout):
+            spec["window"] = self.window
+            spec["window_base"] = layout.state_size + layout.n_recurrent_params
+        return spec
+
+    def check_state(self, layout, learner_state, dtype, n_streams):
+        if self.windowed(layout) and self._is_per_step_state(layout, learner_state, dtype):
+            # a stream saved by the per-step form (before the windowed form existed): the
+            # same s~ and theta~, with an empty window
+            values, ints = learner_state["values"], learner_state["ints"]
+            new = self.init_state(layout, values.dtype, n_streams=values.shape[0])
+            new["values"][:, : values.shape[1]] = values
+            new["ints"][:, :5] = ints
+            learner_state["values"], learner_state["ints"] = new["values"], new["ints"]
+        super().check_state(layout, learner_state, dtype, n_streams)
+
+    def _is_per_step_state(self, layout, learner_state, dtype) -> bool:
+        values = learner_state.get("values") if isinstance(learner_state, dict) else None
+        ints = learner_state.get("ints") if isinstance(learner_state, dict) else None
+        return (
+            isinstance(values, np.ndarray)
+            and isinstance(ints, np.ndarray)
+            and values.ndim == 2
+            and ints.ndim == 2
+            and values.dtype == np.dtype(dtype)
+            and values.shape[1] == layout.state_size + layout.n_recurrent_params
+            and ints.shape == (values.shape[0], 5)
+        )
+
+    def flush_streams(self, layout, learner_state, acc, *, w=None, **context):
+        """Close the streams' open windows (their tangent work needs the weights ``w`` of
+        the window's steps; without ``w`` an open window is an error)."""
+        if self.windowed(layout):
+            self.check_state(layout, learner_state, acc.dtype, 0)
+            _core.flush_windows(
+                layout.to_kernel(),
+                self.kernel_spec(layout, acc.dtype.itemsize),
+                learner_state["values"],
+                learner_state["ints"],
+                acc,
+                w,
+            )
 
 
 _CACHE: dict = {}

@@ -1,0 +1,132 @@
+"""UORO's windowed form: each step stores its share of the tangent work and the window's end
+runs the recurrence with GEMMs. It draws the same signs in the same order as the per-step
+form, so the per-step form (window = 0) is its oracle: both must agree to rounding."""
+
+import numpy as np
+import pytest
+from conftest import WindowedUORO, rel_err
+
+from rtrl import RTRLRegressor, _core
+from rtrl.benchmark import _Problem
+from rtrl.datasets import delayed_sum
+from rtrl.learners import UORO, new_update_state
+from rtrl.optim import SGD
+
+
+class PerStepUORO(UORO):
+    window = 0
+
+
+def _train(learner, cell, dtype, update_every, lengths=(37, 23, 30), ends=(1, 0, 1), n=6):
+    """Train B streams of different lengths (some ending, some going on) in one call, then
+    the same streams further in a second call; returns weights, pending gradient, states."""
+    B, T = len(lengths), max(lengths)
+    pb = _Problem(n, 2 * T, streams=B, cell=cell, dtype=dtype, seed=3)
+    layout = pb.layout
+    state = learner.init_state(layout, pb.dtype, n_streams=B, random_state=0)
+    update = new_update_state(layout.n_params, pb.dtype, optimizer=SGD(learning_rate=0.02))
+    states = np.zeros((B, layout.state_size), dtype=pb.dtype)
+    w = pb.w.copy()
+    starts = np.arange(B, dtype=np.intp) * 2 * T
+    weights = pb.weights * (np.arange(len(pb.weights)) % 5 != 0)  # some steps without error
+    for call in range(2):
+        learner.train(
+            layout, w, pb.X, pb.Y, np.empty(0, np.intp), weights,
+            starts + call * T, np.asarray(lengths, dtype=np.intp), np.asarray(ends, dtype=np.intp),
+            states, state, update, update_every, 0, 1,
+        )  # fmt: skip
+    acc = update["acc"].copy()
+    learner.flush_streams(layout, state, acc, w=w)
+    tangent = state["values"][:, : layout.state_size + layout.n_recurrent_params]
+    return w, acc, tangent
+
+
+@pytest.mark.parametrize("update_every", [-1, 0, 4])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cell", ["elman", "gru", "lstm", "jordan"])
+def test_windowed_form_equals_the_per_step_form(cell, dtype, update_every):
+    tol = 1e-11 if dtype == np.float64 else 2e-5
+    for window in (2, 5, 32):
+        windowed = type("W", (WindowedUORO,), {"window": window})()
+        assert windowed.windowed(_Problem(6, 1, cell=cell).layout)
+        got = _train(windowed, cell, dtype, update_every)
+        expected = _train(PerStepUORO(), cell, dtype, update_every)
+        names = ("weights", "gradient", "s~ and theta~")
+        for name, a, b in zip(names, got, expected, strict=True):
+            # (with one update per call, nothing is pending after it)
+            assert np.abs(b).max() > 0 or (name == "gradient" and update_every == 0), name
+            assert rel_err(a, b) <= tol, (window, name, rel_err(a, b))
+
+
+def test_a_window_that_closes_early_goes_on_from_the_new_theta():
+    # alpha (the product of 1 / rho0 over the window) leaving its range closes the window
+    # after that step and restarts the chain; with the range [1, 1] every step does
+    old = _core._set_uoro_alpha_limit(1.0 + 1e-12)
+    try:
+        got = _train(type("W", (WindowedUORO,), {"window": 8})(), "lstm", np.float64, -1)
+    finally:
+        _core._set_uoro_alpha_limit(old)
+    expected = _train(PerStepUORO(), "lstm", np.float64, -1)
+    for a, b in zip(got, expected, strict=True):
+        assert rel_err(a, b) <= 1e-11
+
+
+def test_the_windowed_form_runs_on_large_networks_only():
+    small, large = _Problem(64, 1).layout, _Problem(128, 1).layout
+    assert small.n_recurrent_params < UORO.window_min_params <= large.n_recurrent_params
+    assert not UORO().windowed(small) and UORO().windowed(large)
+    assert UORO().values_size(small, 8) == small.state_size + small.n_recurrent_params
+    assert not PerStepUORO().windowed(large)
+
+
+def _open_window():
+    learner = type("W", (WindowedUORO,), {"window": 8})()
+    pb = _Problem(5, 3, cell="gru", seed=1)
+    state = learner.init_state(pb.layout, np.float64, random_state=0)
+    update = new_update_state(pb.layout.n_params, np.float64)
+    learner.train(
+        pb.layout, pb.w.copy(), pb.X, pb.Y, np.empty(0, np.intp), pb.weights,
+        np.zeros(1, np.intp), np.array([3]), np.zeros(1, np.intp),
+        np.zeros((1, pb.layout.state_size)), state, update, 5, 0, 1,
+    )  # fmt: skip
+    return learner, pb, state, update
+
+
+def test_closing_an_open_window_needs_the_weights():
+    learner, pb, state, update = _open_window()
+    assert state["ints"][0, 5] == 3  # three steps wait in the window
+    with pytest.raises(ValueError, match="needs the network's weights"):
+        learner.flush_streams(pb.layout, state, update["acc"])
+    learner.flush_streams(pb.layout, state, update["acc"], w=pb.w)
+    assert state["ints"][0, 5] == 0
+    learner.flush_streams(pb.layout, state, update["acc"])  # nothing open: no weights needed
+
+
+def test_a_corrupted_window_count_is_refused():
+    learner, pb, state, update = _open_window()
+    state["ints"][0, 5] = 9  # more steps than the window holds
+    with pytest.raises(ValueError, match="9 steps in a window of 8"):
+        learner.flush_streams(pb.layout, state, update["acc"], w=pb.w)
+    with pytest.raises(ValueError, match="9 steps in a window of 8"):
+        learner.train(
+            pb.layout, pb.w.copy(), pb.X, pb.Y, np.empty(0, np.intp), pb.weights,
+            np.zeros(1, np.intp), np.array([3]), np.zeros(1, np.intp),
+            np.zeros((1, pb.layout.state_size)), state, update, 0, 0, 1,
+        )  # fmt: skip
+
+
+def test_a_stream_saved_by_the_per_step_form_goes_on_in_windows():
+    X, y = delayed_sum(120, delays=(2,), random_state=5)
+    kw = dict(hidden_size=5, cell="lstm", update_every=3, learning_rate=1e-2, random_state=0)
+    per_step = RTRLRegressor(learner=PerStepUORO(), **kw).partial_fit(X[:70], y[:70])
+    windowed = RTRLRegressor(learner=WindowedUORO(), **kw).partial_fit(X[:70], y[:70])
+    # the per-step state (and its pending gradient) as a model saved before the windowed
+    # form existed would hold them
+    windowed._stream["learner"] = {k: v.copy() for k, v in per_step._stream["learner"].items()}
+    update = per_step._update
+    windowed._update = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in update.items()}
+    per_step.partial_fit(X[70:], y[70:])
+    windowed.partial_fit(X[70:], y[70:])
+    assert windowed._stream["learner"]["ints"].shape[1] == 5 + 1 + 2 * WindowedUORO.window
+    for name, value in per_step.params_.items():
+        assert rel_err(windowed.params_[name], value) <= 1e-11, name
