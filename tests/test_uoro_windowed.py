@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import WindowedUORO, rel_err
 
+import rtrl
 from rtrl import RTRLRegressor, _core
 from rtrl.benchmark import _Problem
 from rtrl.datasets import delayed_sum
@@ -130,3 +131,27 @@ def test_a_stream_saved_by_the_per_step_form_goes_on_in_windows():
     assert windowed._stream["learner"]["ints"].shape[1] == 5 + 1 + 2 * WindowedUORO.window
     for name, value in per_step.params_.items():
         assert rel_err(windowed.params_[name], value) <= 1e-11, name
+
+
+def test_a_full_window_is_refused():
+    learner, pb, state, update = _open_window()
+    state["ints"][0, 5] = 8  # a full window: the next step would write past the slots
+    with pytest.raises(ValueError, match="8 steps in a window of 8"):
+        learner.flush_streams(pb.layout, state, update["acc"], w=pb.w)
+
+
+def test_float32_windows_stay_finite_where_alpha_grows_fast():
+    # relu units that never fire: G = 0, so b = 0 and D s~ = 0, rho0 = eps and alpha grows
+    # by 1e7 a step; float32 windows must close before alpha leaves float32's range
+    from rtrl.cells import Elman
+
+    cell = Elman("relu")
+    params = cell.init_params(6, 3, 1, random_state=0, dtype=np.float32)
+    params["bias_ih"][:] = -50.0
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3)).astype(np.float32)
+    y = rng.normal(size=(40, 1)).astype(np.float32)
+    for learner in (type("W", (WindowedUORO,), {"window": 32})(), PerStepUORO()):
+        g = rtrl.sequence_gradient(params, X, y, cell=cell, learner=learner, random_state=0)
+        for name, value in g.items():
+            assert np.all(np.isfinite(value)), (learner, name)

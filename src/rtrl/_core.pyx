@@ -710,7 +710,8 @@ cdef int _check_windows(int kind, const Layout* L, intp_t length, intp_t base, i
                                  or lint.shape[1] < 6 + 2 * length):
         raise ValueError("inconsistent UORO window storage")
     for b in range(lint.shape[0]):
-        if lint[b, slot] < 0 or lint[b, slot] > length:
+        # UORO closes a window as soon as it is full, so a full one is not a state it leaves
+        if lint[b, slot] < 0 or lint[b, slot] > length - (kind == LEARNER_UORO):
             raise ValueError(f"stream {b}: {lint[b, slot]} steps in a window of {length}")
     return 0
 

@@ -17,8 +17,9 @@ cdef inline void _double_to_bits(int64_t* p, double x) noexcept nogil:
 
 
 cdef inline intp_t _uoro_scratch(const Layout* L) noexcept nogil:
-    """Per-step scratch: a, nu (S each), v = (G_g^T nu)_g (sum of r_g), cell_jvp's 4 n."""
-    return 2 * L.S + L.G_size // L.S + 4 * L.n
+    """Per-step scratch: a, nu (S each), v = (G_g^T nu)_g (sum of r_g), cell_jvp's scratch
+    (4 n, or n_out for Jordan's readout)."""
+    return 2 * L.S + L.G_size // L.S + max(4 * L.n, L.n_out)
 
 
 cdef inline double _uoro_b_norm2(const Layout* L, const floating* v,
@@ -130,7 +131,9 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
 # early (and the chain goes on from the new theta~_0) if alpha leaves [1e-150, 1e150].
 
 cdef double _uoro_alpha_limit = 1e150   # a window closes early once alpha leaves
-                                        # [1 / limit, limit] (tests lower it)
+                                        # [1 / limit, limit] (tests lower it); float32
+                                        # windows use at most 1e15: alpha and the sums
+                                        # C_s are cast to float32 for the GEMMs
 
 
 def _set_uoro_alpha_limit(double limit):
@@ -161,7 +164,7 @@ cdef inline intp_t _uoro_window_scratch(const Layout* L, intp_t W) noexcept nogi
     matrices of one group (2 W^2) and theta~_0 Z or the coefficients (r_max x W)."""
     cdef intp_t doubles = 3 * W + W * W
     return (doubles * (sizeof(double) // sizeof(float)) + L.G_size + L.work_size + L.S
-            + 4 * L.n + 2 * W * W + _uoro_r_max(L) * W)
+            + max(4 * L.n, L.n_out) + 2 * W * W + _uoro_r_max(L) * W)
 
 
 cdef void _uoro_window_push(const Layout* L, intp_t W, intp_t base, const floating* work,
@@ -202,7 +205,7 @@ cdef void _uoro_window_flush(const Layout* L, intp_t W, intp_t base, const float
     cdef floating* works = Gs + L.G_size
     cdef floating* a = works + L.work_size
     cdef floating* jvp_scratch = a + S
-    cdef floating* gram_v = jvp_scratch + 4 * L.n
+    cdef floating* gram_v = jvp_scratch + max(4 * L.n, L.n_out)
     cdef floating* gram_z = gram_v + W * W
     cdef floating* Y = gram_z + W * W
     cdef floating* s_tilde = st
@@ -211,6 +214,7 @@ cdef void _uoro_window_flush(const Layout* L, intp_t W, intp_t base, const float
     cdef floating* slots = st + base
     cdef double n_theta = _bits_to_double(ints + 4), alpha, alpha_prev, rho0, rho1, c, q
     cdef double n_b2, gram, n_a
+    cdef double limit = _uoro_alpha_limit if floating is double else min(_uoro_alpha_limit, 1e15)
     if n == 0:
         return
     # Gs and works are only read where cell_jvp_inputs_load writes
@@ -271,7 +275,7 @@ cdef void _uoro_window_flush(const Layout* L, intp_t W, intp_t base, const float
             alpha = alpha_prev / rho0
             beta[s] = 1 / (alpha * rho1)
             calpha[s] = c * alpha
-            if not (1 / _uoro_alpha_limit < alpha < _uoro_alpha_limit):
+            if not (1 / limit < alpha < limit):
                 last = s
                 break
         n_theta = _uoro_window_apply(L, W, stride, start, last + 1, alpha, beta, calpha,
