@@ -155,3 +155,27 @@ def test_float32_windows_stay_finite_where_alpha_grows_fast():
         g = rtrl.sequence_gradient(params, X, y, cell=cell, learner=learner, random_state=0)
         for name, value in g.items():
             assert np.all(np.isfinite(value)), (learner, name)
+
+
+def test_the_estimators_default_uoro_runs_in_windows_on_a_large_network():
+    # hidden_size 96 with 3 inputs: 96 * (96 + 3 + 2) = 9696 >= window_min_params recurrent
+    # parameters, so learner="uoro" takes the windowed form; batches of two sequences,
+    # updates every 5 steps, a reset mid-sequence (open windows closed with the weights)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(240, 3)), rng.normal(size=240)
+    seq = np.repeat(np.arange(6), 40)
+    kw = dict(hidden_size=96, update_every=5, batch_size=2, learning_rate=1e-3, random_state=0)
+    models = {}
+    for name, learner in (("uoro", "uoro"), ("per step", PerStepUORO())):
+        est = RTRLRegressor(learner=learner, **kw)
+        est.partial_fit(X[:130], y[:130], sequence_id=seq[:130])
+        est.reset_state()
+        est.partial_fit(X[130:], y[130:], sequence_id=seq[130:])
+        models[name] = est
+    layout = models["uoro"]._layout()
+    assert layout.n_recurrent_params >= UORO.window_min_params
+    assert models["uoro"]._learner().windowed(layout)
+    assert not models["per step"]._learner().windowed(layout)
+    for name, value in models["per step"].params_.items():
+        assert rel_err(models["uoro"].params_[name], value) <= 1e-10, name
+    assert models["uoro"]._update["t"][0] >= 20  # Adam steps taken: the updates ran
