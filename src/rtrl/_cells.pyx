@@ -393,64 +393,39 @@ cdef intp_t cell_jvp_inputs_size(const Layout* L) noexcept nogil:
     return L.n * L.n_out
 
 
-cdef inline void _jvp_inputs_copy(const Layout* L, floating* G, floating* work, floating* saved,
-                                  bint save) noexcept nogil:
-    cdef intp_t n = L.n, j, q, R, c = 0, i
-    cdef floating* p
+cdef inline floating* _jvp_input(const Layout* L, floating* G, floating* work,
+                                 intp_t c) noexcept nogil:
+    # where the c-th of the numbers cell_jvp reads sits in G or work
+    cdef intp_t n = L.n, j, q
     if L.kind == CELL_ELMAN:
-        for j in range(n):
-            p = &G[j * n + j]
-            if save:
-                saved[c] = p[0]
-            else:
-                p[0] = saved[c]
-            c += 1
-    elif L.kind == CELL_GRU:
-        R = 3 * n
-        for j in range(n):
-            for q in range(4):
-                p = &work[2 * R + j] if q == 3 else &G[L.G_offset[1] + j * R + q * n + j]
-                if save:
-                    saved[c] = p[0]
-                else:
-                    p[0] = saved[c]
-                c += 1
-    elif L.kind == CELL_LSTM:
-        R = 4 * n
-        for j in range(n):
-            for q in range(9):
-                if q < 4:
-                    p = &G[j * R + q * n + j]
-                elif q < 7:
-                    p = &G[(n + j) * R + (q - 4) * n + j]
-                elif q == 7:
-                    p = &work[R + n + j]
-                else:
-                    p = &work[R + j]
-                if save:
-                    saved[c] = p[0]
-                else:
-                    p[0] = saved[c]
-                c += 1
-    else:
-        for i in range(n * L.n_out):
-            p = &G[L.G_offset[1] + i]
-            if save:
-                saved[i] = p[0]
-            else:
-                p[0] = saved[i]
+        return &G[c * n + c]
+    if L.kind == CELL_GRU:            # per unit j: G's three gate entries, then the u path
+        j, q = c // 4, c % 4
+        return &work[6 * n + j] if q == 3 else &G[L.G_offset[1] + j * 3 * n + q * n + j]
+    if L.kind == CELL_LSTM:           # per unit j: 4 + 3 G entries, then the two direct paths
+        j, q = c // 9, c % 9
+        if q < 4:
+            return &G[j * 4 * n + q * n + j]
+        if q < 7:
+            return &G[(n + j) * 4 * n + (q - 4) * n + j]
+        return &work[5 * n + j] if q == 7 else &work[4 * n + j]
+    return &G[L.G_offset[1] + c]      # Jordan: all of G_1
 
 
 cdef void cell_jvp_inputs_save(const Layout* L, const floating* G, const floating* work,
                                floating* out) noexcept nogil:
     """out = the entries of G and work that cell_jvp reads (cell_jvp_inputs_size)."""
-    _jvp_inputs_copy(L, <floating*> G, <floating*> work, out, True)
+    cdef intp_t c
+    for c in range(cell_jvp_inputs_size(L)):
+        out[c] = _jvp_input(L, <floating*> G, <floating*> work, c)[0]
 
 
 cdef void cell_jvp_inputs_load(const Layout* L, const floating* saved, floating* G,
                                floating* work) noexcept nogil:
     """Put saved entries back where cell_jvp reads them (the rest of G and work is unused)."""
-    _jvp_inputs_copy(L, G, work, <floating*> saved, False)
+    cdef intp_t c
+    for c in range(cell_jvp_inputs_size(L)):
+        _jvp_input(L, G, work, c)[0] = saved[c]
 
 
 cdef intp_t cell_step_jvp_scratch(const Layout* L) noexcept nogil:

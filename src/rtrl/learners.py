@@ -742,17 +742,8 @@ class UORO(OnlineLearner):
         super().check_state(layout, learner_state, dtype, n_streams)
 
     def _is_per_step_state(self, layout, learner_state, dtype) -> bool:
-        values = learner_state.get("values") if isinstance(learner_state, dict) else None
-        ints = learner_state.get("ints") if isinstance(learner_state, dict) else None
-        return (
-            isinstance(values, np.ndarray)
-            and isinstance(ints, np.ndarray)
-            and values.ndim == 2
-            and ints.ndim == 2
-            and values.dtype == np.dtype(dtype)
-            and values.shape[1] == layout.state_size + layout.n_recurrent_params
-            and ints.shape == (values.shape[0], 5)
-        )
+        S_P = layout.state_size + layout.n_recurrent_params
+        return _state_has_shape(learner_state, dtype, S_P, 5)
 
     def flush_streams(self, layout, learner_state, acc, *, w=None, **context):
         """Close the streams' open windows (their tangent work needs the weights ``w`` of
@@ -767,6 +758,22 @@ class UORO(OnlineLearner):
                 acc,
                 w,
             )
+
+
+def _state_has_shape(learner_state, dtype, n_values: int, n_ints: int) -> bool:
+    """Whether ``learner_state`` holds (streams x n_values) floats of ``dtype`` and (streams x
+    n_ints) integers: the test for a state in a layout a learner used to keep."""
+    values = learner_state.get("values") if isinstance(learner_state, dict) else None
+    ints = learner_state.get("ints") if isinstance(learner_state, dict) else None
+    return (
+        isinstance(values, np.ndarray)
+        and isinstance(ints, np.ndarray)
+        and values.ndim == 2
+        and ints.ndim == 2
+        and values.dtype == np.dtype(dtype)
+        and values.shape[1] == n_values
+        and ints.shape == (values.shape[0], n_ints)
+    )
 
 
 _CACHE: dict = {}
@@ -980,17 +987,7 @@ class SnAp(OnlineLearner):
     def _is_block_state(self, layout, learner_state, dtype) -> bool:
         """A state in the per-row block layout that SnAp kept before it ran as exact RTRL
         wherever M_k keeps every pair (the streams of a model saved then)."""
-        values = learner_state.get("values") if isinstance(learner_state, dict) else None
-        ints = learner_state.get("ints") if isinstance(learner_state, dict) else None
-        return (
-            isinstance(values, np.ndarray)
-            and isinstance(ints, np.ndarray)
-            and values.ndim == 2
-            and ints.ndim == 2
-            and values.dtype == np.dtype(dtype)
-            and values.shape[1] == self._influence_size(layout)
-            and ints.shape == (values.shape[0], 1)
-        )
+        return _state_has_shape(learner_state, dtype, self._influence_size(layout), 1)
 
     def _adopt_block_state(self, layout, learner_state, exact) -> None:
         # each block (g, j) held all S rows of its columns, row-major; laid side by side in
