@@ -97,9 +97,10 @@ class Learner(HyperParameters):
         defer work to windows, like SnAp-1) and bring their state up to date. Call it
         before resetting a stream whose sequence did not end inside a training call.
 
-        TBPTT closes its open windows as a sequence's end would: that needs the weights
-        ``w`` and the ``update`` state (``acc`` is ``update["acc"]``), and applies the
-        update unless ``update_every`` < 0; without them it does nothing."""
+        UORO's open windows need the weights ``w`` of their steps (an open window without
+        them is a ValueError). TBPTT closes its open windows as a sequence's end would: that
+        needs the weights ``w`` and the ``update`` state (``acc`` is ``update["acc"]``), and
+        applies the update unless ``update_every`` < 0; without them it does nothing."""
 
     def reset_stream(self, learner_state: dict, stream: int) -> None:
         """Start stream ``stream`` afresh (its influence to zero)."""
@@ -219,7 +220,8 @@ class OnlineLearner(Learner):
         """True if the kernel defers work to windows of steps (see :meth:`flush_streams`)."""
         return False
 
-    def flush_streams(self, layout, learner_state, acc, **context):
+    def flush_streams(self, layout, learner_state, acc, *, w=None, **context):
+        # w: the weights of the windows' steps (UORO's tangent needs them)
         if self.windowed(layout):
             self.check_state(layout, learner_state, acc.dtype, 0)
             _core.flush_windows(
@@ -228,6 +230,7 @@ class OnlineLearner(Learner):
                 learner_state["values"],
                 learner_state["ints"],
                 acc,
+                w,
             )
 
     def reset_stream(self, learner_state, stream):
@@ -744,20 +747,6 @@ class UORO(OnlineLearner):
     def _is_per_step_state(self, layout, learner_state, dtype) -> bool:
         S_P = layout.state_size + layout.n_recurrent_params
         return _state_has_shape(learner_state, dtype, S_P, 5)
-
-    def flush_streams(self, layout, learner_state, acc, *, w=None, **context):
-        """Close the streams' open windows (their tangent work needs the weights ``w`` of
-        the window's steps; without ``w`` an open window is an error)."""
-        if self.windowed(layout):
-            self.check_state(layout, learner_state, acc.dtype, 0)
-            _core.flush_windows(
-                layout.to_kernel(),
-                self.kernel_spec(layout, acc.dtype.itemsize),
-                learner_state["values"],
-                learner_state["ints"],
-                acc,
-                w,
-            )
 
 
 def _state_has_shape(learner_state, dtype, n_values: int, n_ints: int) -> bool:
