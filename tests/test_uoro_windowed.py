@@ -179,3 +179,15 @@ def test_the_estimators_default_uoro_runs_in_windows_on_a_large_network():
     for name, value in models["per step"].params_.items():
         assert rel_err(models["uoro"].params_[name], value) <= 1e-10, name
     assert models["uoro"]._update["t"][0] >= 20  # Adam steps taken: the updates ran
+
+
+@pytest.mark.parametrize("learner", [WindowedUORO(), PerStepUORO(), "rtrl"])
+def test_a_state_without_streams_is_refused_before_streams_are_reset(learner):
+    X, y = delayed_sum(20, delays=(2,), random_state=5)
+    est = RTRLRegressor(learner=learner, hidden_size=4, random_state=0).partial_fit(X, y)
+    lstate = est._stream["learner"]
+    lstate["values"], lstate["ints"] = lstate["values"][:0].copy(), lstate["ints"][:0].copy()
+    with pytest.raises(ValueError, match="inconsistent learner state"):
+        est.reset_state()
+    with pytest.raises(ValueError, match="inconsistent learner state"):
+        est.partial_fit(X, y, sequence_id=np.ones(len(X)))

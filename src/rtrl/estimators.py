@@ -416,6 +416,7 @@ class _BaseRTRL(BaseEstimator):
         lstate = self._stream["learner"]
         total, steps = 0.0, 0
         B = self.batch_size
+        learner.check_state(layout, lstate, self._dt(), B)  # before streams are reset
         for g0 in range(0, len(order), B):
             idx = order[g0 : g0 + B]
             if not (carry_first and g0 == 0):
@@ -562,8 +563,10 @@ class _BaseRTRL(BaseEstimator):
         and its update applied)."""
         check_is_fitted(self, "_w")
         learner = self._learner()
+        layout = self._layout()
+        learner.check_state(layout, self._stream["learner"], self._dt(), self.batch_size)
         learner.flush_streams(
-            self._layout(), self._stream["learner"], self._update["acc"], **self._flush_context()
+            layout, self._stream["learner"], self._update["acc"], **self._flush_context()
         )
         self._stream["states"][:] = 0.0
         for b in range(self.batch_size):

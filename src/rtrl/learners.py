@@ -102,6 +102,11 @@ class Learner(HyperParameters):
         needs the weights ``w`` and the ``update`` state (``acc`` is ``update["acc"]``), and
         applies the update unless ``update_every`` < 0; without them it does nothing."""
 
+    def check_state(self, layout: Layout, learner_state, dtype, n_streams: int) -> None:
+        """Raise ValueError unless ``learner_state`` fits this learner, ``layout``, ``dtype``
+        and ``n_streams`` streams (a learner that carries nothing between chunks accepts
+        any)."""
+
     def reset_stream(self, learner_state: dict, stream: int) -> None:
         """Start stream ``stream`` afresh (its influence to zero)."""
 
