@@ -612,12 +612,15 @@ def _expected_bytes(learner, kind, n, m, n_out, mask, itemsize, T):
     if isinstance(learner, UORO):
         size = (S + P) * itemsize + 5 * 8  # the generator's 4 words and ||theta~||^2
         if P >= learner.window_min_params:
-            # windowed: per step of the window z_t, G_g^T nu (per group), nu and e_bar, and
-            # the entries of D_t's factors the tangent reads; the steps in the window and
-            # per step ||b_t||^2 and whether it has an error
+            # windowed: per step of a window z_t, G_g^T nu (per group), nu and e_bar, and
+            # the entries of D_t's factors the tangent reads
             jvp = {"elman": n, "gru": 4 * n, "lstm": 9 * n, "jordan": n * n_out}[kind]
             slot = sum(K for _, K in groups) + sum(r for r, _ in groups) + 2 * S + jvp
-            size += learner.window * slot * itemsize + (1 + 2 * learner.window) * 8
+            # (two buffers of slots: the filling window's and the running chain's); the
+            # chain's position and scalars (7 integers), per slot of either buffer ||b_t||^2
+            # and has_error, the chain's q0, beta, c alpha and its W x W Gram products
+            W = learner.window
+            size += 2 * W * slot * itemsize + (7 + 4 * W + 3 * W + W * W) * 8
         return size
     if isinstance(learner, OK):  # before KF: the names differ, but be explicit
         return learner.rank * per_rank * itemsize + 32

@@ -128,7 +128,8 @@ def test_a_stream_saved_by_the_per_step_form_goes_on_in_windows():
     windowed._update = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in update.items()}
     per_step.partial_fit(X[70:], y[70:])
     windowed.partial_fit(X[70:], y[70:])
-    assert windowed._stream["learner"]["ints"].shape[1] == 5 + 1 + 2 * WindowedUORO.window
+    W = WindowedUORO.window
+    assert windowed._stream["learner"]["ints"].shape[1] == 12 + 7 * W + W * W
     for name, value in per_step.params_.items():
         assert rel_err(windowed.params_[name], value) <= 1e-11, name
 
@@ -191,3 +192,31 @@ def test_a_state_without_streams_is_refused_before_streams_are_reset(learner):
         est.reset_state()
     with pytest.raises(ValueError, match="inconsistent learner state"):
         est.partial_fit(X, y, sequence_id=np.ones(len(X)))
+
+
+@pytest.mark.parametrize("cell", ["elman", "gru"])
+def test_chunks_that_cut_a_running_chain_are_bit_identical_to_one_call(cell):
+    # windows of 3 and updates every 40 steps: calls end while a window fills and while the
+    # previous window's chain still runs (it is part of the stream's state)
+    X, y = delayed_sum(200, delays=(2,), random_state=1)
+    learner = type("W", (WindowedUORO,), {"window": 3})()
+    kw = dict(hidden_size=5, learner=learner, cell=cell, update_every=40, learning_rate=3e-3,
+              n_jobs=1, random_state=0)  # fmt: skip
+    whole = RTRLRegressor(**kw).partial_fit(X, y)
+    chunked = RTRLRegressor(**kw)
+    for a, b in [(0, 4), (4, 5), (5, 44), (44, 121), (121, 200)]:
+        chunked.partial_fit(X[a:b], y[a:b])
+        ints = chunked._stream["learner"]["ints"][0]
+        if b == 5:  # 5 steps: one window's chain at its second slot, two steps filling
+            assert (ints[5], ints[7], ints[8]) == (2, 3, 2)
+    for name, value in whole.params_.items():
+        np.testing.assert_array_equal(value, chunked.params_[name], err_msg=name)
+
+
+@pytest.mark.parametrize(("index", "value"), [(6, 2), (7, 9), (8, 5), (9, 3)])
+def test_a_corrupted_chain_is_refused(index, value):
+    learner, pb, state, update = _open_window()
+    state["ints"][0, 7], state["ints"][0, 8], state["ints"][0, 9] = 3, 2, 1  # a valid chain
+    state["ints"][0, index] = value
+    with pytest.raises(ValueError, match="inconsistent UORO chain state"):
+        learner.flush_streams(pb.layout, state, update["acc"], w=pb.w)

@@ -86,6 +86,17 @@ cdef void cell_jvp_inputs_save(const Layout* L, const floating* G, const floatin
 cdef void cell_jvp_inputs_load(const Layout* L, const floating* saved, floating* G,
                                floating* work) noexcept nogil
 
+cdef void cell_step_matvec(const Layout* L, const floating* w, const floating* x,
+                           const floating* s_prev, floating* s_new, floating* z, floating* G,
+                           floating* work, const floating* v, floating* Wv,
+                           floating* scratch) noexcept nogil
+
+cdef void cell_hh_matvec(const Layout* L, const floating* w, const floating* v, floating* Wv,
+                         floating* scratch) noexcept nogil
+
+cdef void cell_jvp_from_hh(const Layout* L, const floating* saved, const floating* Wv,
+                           const floating* v, floating* out) noexcept nogil
+
 cdef void cell_step_jvp(const Layout* L, const floating* w, const floating* x,
                         const floating* s_prev, floating* s_new, floating* z, floating* G,
                         floating* work, const floating* v, floating* Dv,

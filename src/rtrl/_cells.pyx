@@ -432,6 +432,61 @@ cdef intp_t cell_step_jvp_scratch(const Layout* L) noexcept nogil:
     return max(4 * L.n, L.width[0] + L.n)
 
 
+cdef void cell_step_matvec(const Layout* L, const floating* w, const floating* x,
+                           const floating* s_prev, floating* s_new, floating* z, floating* G,
+                           floating* work, const floating* v, floating* Wv,
+                           floating* scratch) noexcept nogil:
+    """Elman: cell_step(..., D=NULL) and Wv = W_hh v (v: S, or NULL for none) in one pass
+    over [W_ih | b | W_hh | b] (rtrl_gemv2: the forward sums do not depend on v, and Wv's
+    are cell_hh_matvec's); scratch: K + n."""
+    cdef intp_t n = L.n, m = L.m, K = L.width[0], i
+    cdef const floating* W = w + L.offset[0]
+    cdef floating alpha = <floating> L.leak
+    cdef floating* a = work
+    cdef floating* vext = scratch
+    cdef floating* out = Wv if v != NULL else scratch + K
+    cdef floating act
+    memcpy(z, x, m * sizeof(floating))
+    z[m] = 1
+    memcpy(z + m + 1, s_prev, n * sizeof(floating))
+    z[m + n + 1] = 1
+    memset(vext, 0, K * sizeof(floating))
+    if v != NULL:
+        memcpy(vext + m + 1, v, n * sizeof(floating))
+    if floating is double:
+        rtrl_gemv2_f64(n, K, W, K, z, vext, a, out)
+    else:
+        rtrl_gemv2_f32(n, K, W, K, z, vext, a, out)
+    for i in range(n):
+        act = _act(L.nonlinearity, a[i])
+        s_new[i] = (1 - alpha) * s_prev[i] + alpha * act
+        G[i * n + i] = alpha * _act_grad(L.nonlinearity, a[i], act)
+
+
+cdef void cell_hh_matvec(const Layout* L, const floating* w, const floating* v, floating* Wv,
+                         floating* scratch) noexcept nogil:
+    """Elman: Wv = W_hh v by the pass of cell_step_matvec (the same sums, to the bit);
+    scratch: 2 K + n."""
+    cdef intp_t n = L.n, m = L.m, K = L.width[0]
+    cdef floating* vext = scratch
+    cdef floating* zero = scratch + K
+    memset(scratch, 0, 2 * K * sizeof(floating))
+    memcpy(vext + m + 1, v, n * sizeof(floating))
+    if floating is double:
+        rtrl_gemv2_f64(n, K, w + L.offset[0], K, zero, vext, zero + K, Wv)
+    else:
+        rtrl_gemv2_f32(n, K, w + L.offset[0], K, zero, vext, zero + K, Wv)
+
+
+cdef void cell_jvp_from_hh(const Layout* L, const floating* saved, const floating* Wv,
+                           const floating* v, floating* out) noexcept nogil:
+    """Elman: out = D_t v from Wv = W_hh v and the step's saved cell_jvp inputs (cell_jvp's
+    formula, in its order)."""
+    cdef intp_t i
+    for i in range(L.n):
+        out[i] = saved[i] * Wv[i] + (1 - <floating> L.leak) * v[i]
+
+
 cdef void cell_step_jvp(const Layout* L, const floating* w, const floating* x,
                         const floating* s_prev, floating* s_new, floating* z, floating* G,
                         floating* work, const floating* v, floating* Dv,
@@ -439,33 +494,15 @@ cdef void cell_step_jvp(const Layout* L, const floating* w, const floating* x,
     """cell_step(..., D=NULL) and Dv = D_t v (cell_jvp) together; scratch:
     cell_step_jvp_scratch. For Elman one pass over [W_ih | b | W_hh | b] gives both
     W z and W_hh v -- the tangent costs no second read of the weights."""
-    cdef intp_t n = L.n, m = L.m, K = L.width[0], i
-    cdef const floating* W = w + L.offset[0]
-    cdef floating alpha = <floating> L.leak
-    cdef floating* a = work
-    cdef floating* vext = scratch
+    cdef intp_t n = L.n, K = L.width[0], i
     cdef floating* Wv = scratch + K
-    cdef floating act, d
     if L.kind != CELL_ELMAN:
         cell_step(L, w, x, s_prev, s_new, z, G, <floating*> NULL, work)
         cell_jvp(L, w, G, work, v, Dv, scratch)
         return
-    memcpy(z, x, m * sizeof(floating))
-    z[m] = 1
-    memcpy(z + m + 1, s_prev, n * sizeof(floating))
-    z[m + n + 1] = 1
-    memset(vext, 0, K * sizeof(floating))
-    memcpy(vext + m + 1, v, n * sizeof(floating))
-    if floating is double:
-        rtrl_gemv2_f64(n, K, W, K, z, vext, a, Wv)
-    else:
-        rtrl_gemv2_f32(n, K, W, K, z, vext, a, Wv)
+    cell_step_matvec(L, w, x, s_prev, s_new, z, G, work, v, Wv, scratch)
     for i in range(n):
-        act = _act(L.nonlinearity, a[i])
-        s_new[i] = (1 - alpha) * s_prev[i] + alpha * act
-        d = alpha * _act_grad(L.nonlinearity, a[i], act)
-        G[i * n + i] = d
-        Dv[i] = d * Wv[i] + (1 - alpha) * v[i]
+        Dv[i] = G[i * n + i] * Wv[i] + (1 - <floating> L.leak) * v[i]
 
 
 cdef floating cell_D_entry(const Layout* L, const floating* w, const floating* G,

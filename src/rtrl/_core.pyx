@@ -37,9 +37,10 @@ from ._blas cimport (
     blas_int, dot, gemm_rm, gemm_rm_nt, gemm_rm_tn, cholesky_inplace, gemv_rm, qr_inplace, svd_thin,
 )
 from ._cells cimport (
-    CELL_JORDAN, CELL_LSTM, MAX_GROUPS, Layout, cell_D_entry, cell_jvp, cell_jvp_inputs_load,
-    cell_jvp_inputs_save, cell_jvp_inputs_size, cell_step, cell_step_jvp, cell_step_jvp_scratch,
-    cell_vjp_G, intp_t, readout, readout_loss,
+    CELL_ELMAN, CELL_JORDAN, CELL_LSTM, MAX_GROUPS, Layout, cell_D_entry, cell_hh_matvec,
+    cell_jvp, cell_jvp_from_hh, cell_jvp_inputs_load, cell_jvp_inputs_save, cell_jvp_inputs_size,
+    cell_step, cell_step_jvp, cell_step_jvp_scratch, cell_step_matvec, cell_vjp_G, intp_t,
+    readout, readout_loss,
 )
 cdef extern from "_microkernels.h" nogil:
     int rtrl_microkernels_available()
@@ -700,15 +701,23 @@ cdef int _check_windows(int kind, const Layout* L, intp_t length, intp_t base, i
                         const int64_t[:, ::1] lint) except -1:
     # a windowed learner's storage and the step counts of its open windows
     cdef intp_t b, slot = 1 if kind == LEARNER_RTRL else (5 if kind == LEARNER_UORO else 0)
+    cdef intp_t n
     if lint.shape[1] <= slot:
         raise ValueError("inconsistent window state")
     if kind == LEARNER_RTRL and lsize != base + length * (L.S * L.S + L.G_size + L.z_size + L.S):
         raise ValueError("inconsistent influence storage")
     if kind == LEARNER_SNAP and lsize != base + length * (2 * L.S + L.G_size // L.S + L.z_size):
         raise ValueError("inconsistent SnAp window storage")
-    if kind == LEARNER_UORO and (lsize != base + length * _uoro_slot(L) or base != L.S + L.P
-                                 or lint.shape[1] < 6 + 2 * length):
-        raise ValueError("inconsistent UORO window storage")
+    if kind == LEARNER_UORO:
+        if (lsize != base + 2 * length * _uoro_slot(L) or base != L.S + L.P
+                or lint.shape[1] < _uoro_window_ints(length)):
+            raise ValueError("inconsistent UORO window storage")
+        for b in range(lint.shape[0]):
+            n = lint[b, UORO_CHAIN_N]
+            if (lint[b, UORO_BUFFER] not in (0, 1) or n < 0 or n > length
+                    or (n > 0 and not (0 <= lint[b, UORO_CHAIN_START] <= lint[b, UORO_CHAIN_POS]
+                                       < n))):
+                raise ValueError(f"stream {b}: inconsistent UORO chain state")
     for b in range(lint.shape[0]):
         # UORO closes a window as soon as it is full, so a full one is not a state it leaves
         if lint[b, slot] < 0 or lint[b, slot] > length - (kind == LEARNER_UORO):
@@ -716,10 +725,11 @@ cdef int _check_windows(int kind, const Layout* L, intp_t length, intp_t base, i
     return 0
 
 
-def uoro_window_slot(dict spec):
-    """Numbers UORO's windowed form stores per step of a window on this network."""
+def uoro_window_sizes(dict spec, intp_t window):
+    """(numbers per slot, integers) of UORO's windowed form on this network: a stream keeps
+    two buffers of ``window`` slots and the chain's integers."""
     cdef Layout L = _layout(spec)
-    return _uoro_slot(&L)
+    return _uoro_slot(&L), _uoro_window_ints(window)
 
 
 def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1] lint,
@@ -748,7 +758,8 @@ def flush_windows(dict spec, dict lspec, floating[:, ::1] lstate, int64_t[:, ::1
         _check_shifts(lint, win.bw)
     if kind == LEARNER_UORO:
         for b in range(lint.shape[0]):
-            if lint[b, 5] > 0 and (w is None or w.shape[0] != L.n_params):
+            if ((lint[b, UORO_COUNT] > 0 or lint[b, UORO_CHAIN_N] > 0)
+                    and (w is None or w.shape[0] != L.n_params)):
                 raise ValueError("closing UORO's open windows needs the network's weights w")
         if w is None:
             return
@@ -894,9 +905,7 @@ def online_train(dict spec, dict lspec, dict opt,
         window_base = lspec.get("window_base", 0)
         if (window_len == 0 and lsize != S + L.P) or lint.shape[1] < 5:
             raise ValueError("inconsistent UORO state")
-        # per-step scratch, then (windowed) the window's end at an even offset: it starts
-        # with doubles
-        learner_scratch = _uoro_scratch(&L) + cell_step_jvp_scratch(&L) + 1
+        learner_scratch = _uoro_scratch(&L) + cell_step_jvp_scratch(&L)
         if window_len > 0:
             learner_scratch += _uoro_window_scratch(&L, window_len)
         dense_D = 0
@@ -941,7 +950,6 @@ def online_train(dict spec, dict lspec, dict opt,
         win_scratch = lscratch
     elif kind == LEARNER_UORO:
         win_scratch = lscratch + _uoro_scratch(&L) + cell_step_jvp_scratch(&L)
-        win_scratch += (win_scratch - mem) % 2
     if window_len > 0 and update_every == 1:
         # every step closes the window anyway: the per-step form, once open windows are shut
         with nogil:
@@ -962,6 +970,12 @@ def online_train(dict spec, dict lspec, dict opt,
                     if kind == LEARNER_UORO and window_len == 0:
                         cell_step_jvp(&L, wp, x, &states[b, 0], s_new, z, G, work,
                                       &lstate[b, 0], lscratch, lscratch + _uoro_scratch(&L))
+                    elif kind == LEARNER_UORO and L.kind == CELL_ELMAN:
+                        # the chain's W_hh s~ (into lscratch) shares the pass over the weights
+                        cell_step_matvec(&L, wp, x, &states[b, 0], s_new, z, G, work,
+                                         &lstate[b, 0] if lint[b, UORO_CHAIN_N] > 0
+                                         else <floating*> NULL, lscratch,
+                                         lscratch + _uoro_scratch(&L))
                     else:
                         cell_step(&L, wp, x, &states[b, 0], s_new, z, G,
                                   <floating*> NULL if dense_D == 0 else D, work)
@@ -986,12 +1000,9 @@ def online_train(dict spec, dict lspec, dict opt,
                         _rtrl_step(&L, sp, ncols, D, G, z, &lstate[b, 0], &lint[b, 0], bw,
                                    n_ranges, e_bar, has_error, ap, lscratch)
                     elif kind == LEARNER_UORO and window_len > 0:
-                        _uoro_window_push(&L, window_len, window_base, work, G, z,
-                                          &lstate[b, 0], &lint[b, 0], e_bar, has_error,
-                                          lscratch)
-                        if lint[b, 5] == window_len:
-                            _flush_window(kind, &L, &win, wp, &lstate[b, 0], &lint[b, 0], ap,
-                                          win_scratch, lscratch)
+                        _uoro_window_step(&L, window_len, window_base, wp, lscratch, work, G,
+                                          z, &lstate[b, 0], &lint[b, 0], e_bar, has_error,
+                                          ap, win_scratch)
                     elif kind == LEARNER_UORO:
                         _uoro_step(&L, wp, work, G, z, &lstate[b, 0], &lint[b, 0], e_bar,
                                    has_error, ap, lscratch, True)

@@ -108,8 +108,7 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
 #
 # Nothing of the forward pass depends on s~ or theta~, so a step can put its tangent work
 # off: it draws nu, stores nu, v = (G_g^T nu)_g, z, e_bar and what cell_jvp reads of G and
-# work (a slot), and the window's end runs the recurrence over its slots. Within a window
-# opened at theta~_0 the recurrence unrolls to
+# work (a slot). Within a window opened at theta~_0 the recurrence unrolls to
 #
 #     theta~_t = alpha_t (theta~_0 + sum_{s<=t} beta_s v_s z_s^T)   (per weight group),
 #     alpha_t = prod_{u<=t} 1/rho0_u,   beta_s = 1 / (alpha_s rho1_s),
@@ -121,23 +120,32 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
 #     q_t = v_t^T theta~_{t-1} z_t = alpha_{t-1} (v_t^T theta~_0 z_t
 #                                    + sum_{s<t} beta_s (v_t . v_s)(z_s . z_t)).
 #
-# So the window's end computes theta~_0 [z_1 .. z_w] and the Gram matrices of the v's and
-# z's (GEMMs), runs the O(S^2)-per-step tangent chain (one GEMV with the recurrent weights,
-# which stay in cache), and applies two GEMMs per group, (r x w)(w x K), for theta~ and the
-# gradient: every O(P) pass happens once per window, and theta~_0 is read by a GEMM instead
-# of once per step. The result is the per-step recurrence's, to rounding; the window's end
-# recomputes ||theta~||^2 from theta~ so its rounding does not build up. The weights must
-# be those of the window's steps: windows close before every update. A window also closes
-# early (and the chain goes on from the new theta~_0) if alpha leaves [1e-150, 1e150].
+# When a window fills, its chain is prepared: theta~_0 [z_1 .. z_w] and the Gram matrices of
+# the v's and z's (GEMMs). The chain then runs one slot per step of the next window, while
+# that window fills the other of the two slot buffers: for Elman the chain's W_hh s~ shares
+# the step's pass over the weights (cell_step_matvec), so the tangent costs no second read
+# of them. When the chain's last slot has run, two GEMMs per group, (r x w)(w x K), bring
+# theta~ and the gradient to its end, and ||theta~||^2 is recomputed from theta~. Every
+# O(P) pass happens once per window. Closing the windows (before an update, at a stream's
+# end, flush_windows) runs what is left without the forward pass. The chain is part of the
+# stream's state, so where a call ends changes nothing. The result is the per-step
+# recurrence's, to rounding. A chain also catches up early (and goes on from the new
+# theta~_0) if alpha leaves [1e-150, 1e150] (float32: [1e-15, 1e15]).
+#
+# ints of the windowed form: [generator (4), ||theta~||^2, steps in the filling window,
+# the buffer it fills (0/1), the chain's slots, next slot, first slot since it last caught
+# up, the bits of its alpha and ||theta~||^2 (12 so far), then per buffer and slot
+# ||b_s||^2 (2 W) and has_error (2 W), and the chain's q0, beta, c alpha (W each) and Gram
+# products M (W x W)].
 
-cdef double _uoro_alpha_limit = 1e150   # a window closes early once alpha leaves
+cdef double _uoro_alpha_limit = 1e150   # a chain catches up early once alpha leaves
                                         # [1 / limit, limit] (tests lower it); float32
-                                        # windows use at most 1e15: alpha and the sums
-                                        # C_s are cast to float32 for the GEMMs
+                                        # uses at most 1e15: alpha and the sums C_s are
+                                        # cast to float32 for the GEMMs
 
 
 def _set_uoro_alpha_limit(double limit):
-    """Set the range of alpha beyond which UORO's window closes early; returns the old
+    """Set the range of alpha beyond which UORO's chain catches up early; returns the old
     limit (for tests of that path)."""
     global _uoro_alpha_limit
     old = _uoro_alpha_limit
@@ -145,10 +153,25 @@ def _set_uoro_alpha_limit(double limit):
     return old
 
 
+cdef enum:
+    UORO_COUNT = 5      # ints: steps in the filling window
+    UORO_BUFFER = 6     # the buffer it fills
+    UORO_CHAIN_N = 7    # the chain's slots (0: none)
+    UORO_CHAIN_POS = 8
+    UORO_CHAIN_START = 9
+    UORO_CHAIN_ALPHA = 10
+    UORO_CHAIN_NORM = 11
+    UORO_HEAD = 12
+
+
 cdef inline intp_t _uoro_slot(const Layout* L) noexcept nogil:
     """Numbers stored per step of a window: z (z_size), v (sum r_g), nu and e_bar (S each)
     and cell_jvp's inputs."""
     return L.z_size + L.G_size // L.S + 2 * L.S + cell_jvp_inputs_size(L)
+
+
+cdef inline intp_t _uoro_window_ints(intp_t W) noexcept nogil:
+    return UORO_HEAD + 7 * W + W * W
 
 
 cdef inline intp_t _uoro_r_max(const Layout* L) noexcept nogil:
@@ -159,22 +182,23 @@ cdef inline intp_t _uoro_r_max(const Layout* L) noexcept nogil:
 
 
 cdef inline intp_t _uoro_window_scratch(const Layout* L, intp_t W) noexcept nogil:
-    """Scratch of a window's end, in floating units: doubles first (q0, beta, c alpha (W
-    each) and the Gram product M (W x W)), then G, work, a, cell_jvp's 4 n, the Gram
-    matrices of one group (2 W^2) and theta~_0 Z or the coefficients (r_max x W)."""
-    cdef intp_t doubles = 3 * W + W * W
-    return (doubles * (sizeof(double) // sizeof(float)) + L.G_size + L.work_size + L.S
-            + max(4 * L.n, L.n_out) + 2 * W * W + _uoro_r_max(L) * W)
+    """Scratch of the windowed form: G, work, a, cell_jvp's scratch, Wv and
+    cell_hh_matvec's 2 K + n, the Gram matrices of one group (2 W^2) and theta~_0 Z or the
+    coefficients (r_max x W)."""
+    return (L.G_size + L.work_size + L.S + max(4 * L.n, L.n_out) + L.n
+            + 2 * L.width[0] + L.n + 2 * W * W + _uoro_r_max(L) * W)
+
+
+cdef inline double _uoro_limit(floating sample) noexcept nogil:
+    return _uoro_alpha_limit if floating is double else min(_uoro_alpha_limit, 1e15)
 
 
 cdef void _uoro_window_push(const Layout* L, intp_t W, intp_t base, const floating* work,
                             const floating* G, const floating* z, floating* st,
-                            int64_t* ints, const floating* e_bar, bint has_error,
-                            floating* scratch) noexcept nogil:
-    # the step's share of the tangent work: its signs and what the window's end needs.
-    # ints: [generator (4), ||theta~||^2, steps in the window, ||b_s||^2 (W), has_error (W)]
-    cdef intp_t S = L.S, nv = L.G_size // L.S, s = ints[5], i
-    cdef floating* slot = st + base + s * _uoro_slot(L)
+                            int64_t* ints, const floating* e_bar, bint has_error) noexcept nogil:
+    # the step's share of the tangent work: its signs and what the chain needs
+    cdef intp_t S = L.S, nv = L.G_size // L.S, k = ints[UORO_BUFFER], s = ints[UORO_COUNT], i
+    cdef floating* slot = st + base + (k * W + s) * _uoro_slot(L)
     cdef floating* nu = slot + L.z_size + nv
     cdef uint64_t* rng = <uint64_t*> ints
     for i in range(S):
@@ -186,103 +210,185 @@ cdef void _uoro_window_push(const Layout* L, intp_t W, intp_t base, const floati
     else:
         memset(nu + S, 0, S * sizeof(floating))
     cell_jvp_inputs_save(L, G, work, nu + 2 * S)
-    _double_to_bits(ints + 6 + s, _uoro_b_norm2(L, slot + L.z_size, z))
-    ints[6 + W + s] = has_error
-    ints[5] = s + 1
+    _double_to_bits(ints + UORO_HEAD + k * W + s, _uoro_b_norm2(L, slot + L.z_size, z))
+    ints[UORO_HEAD + 2 * W + k * W + s] = has_error
+    ints[UORO_COUNT] = s + 1
+
+
+cdef void _uoro_chain_prepare(const Layout* L, intp_t W, intp_t base, floating* st,
+                              int64_t* ints, floating* scratch) noexcept nogil:
+    # theta~_0 z_s (q0) and the Gram products M of the chain's slots from its start on
+    cdef intp_t S = L.S, stride = _uoro_slot(L), n = ints[UORO_CHAIN_N]
+    cdef intp_t start = ints[UORO_CHAIN_START], k = 1 - ints[UORO_BUFFER]
+    cdef intp_t g, s, u, r, K, voff = 0, ns = n - start
+    cdef double* q0 = <double*> (ints + UORO_HEAD + 4 * W)
+    cdef double* M = q0 + 3 * W
+    cdef floating* slots = st + base + k * W * stride
+    cdef floating* slot = slots + start * stride
+    cdef floating* gram_v = scratch + _uoro_window_scratch(L, W) - 2 * W * W - _uoro_r_max(L) * W
+    cdef floating* gram_z = gram_v + W * W
+    cdef floating* Y = gram_z + W * W
+    for s in range(start, n):
+        q0[s] = 0
+        for u in range(start, n):
+            M[s * W + u] = 0
+    for g in range(L.n_groups):
+        r = L.rows[g]
+        K = L.width[g]
+        gemm_rm_nt(<blas_int> ns, <blas_int> r, <blas_int> K, <floating> 1,
+                   slot + L.z_offset[g], <blas_int> stride, st + S + L.offset[g],
+                   <blas_int> K, <floating> 0, Y, <blas_int> r)
+        gemm_rm_nt(<blas_int> ns, <blas_int> ns, <blas_int> r, <floating> 1,
+                   slot + L.z_size + voff, <blas_int> stride, slot + L.z_size + voff,
+                   <blas_int> stride, <floating> 0, gram_v, <blas_int> W)
+        gemm_rm_nt(<blas_int> ns, <blas_int> ns, <blas_int> K, <floating> 1,
+                   slot + L.z_offset[g], <blas_int> stride, slot + L.z_offset[g],
+                   <blas_int> stride, <floating> 0, gram_z, <blas_int> W)
+        for s in range(start, n):
+            q0[s] += dot(<blas_int> r, slots + s * stride + L.z_size + voff,
+                         Y + (s - start) * r)
+            for u in range(start, s):
+                M[s * W + u] += (<double> gram_v[(s - start) * W + u - start]
+                                 * gram_z[(s - start) * W + u - start])
+        voff += r
+
+
+cdef void _uoro_chain_open(const Layout* L, intp_t W, intp_t base, floating* st,
+                           int64_t* ints, floating* scratch) noexcept nogil:
+    # the filling window (n > 0 steps) becomes the chain; the other buffer fills next
+    ints[UORO_CHAIN_N] = ints[UORO_COUNT]
+    ints[UORO_CHAIN_POS] = 0
+    ints[UORO_CHAIN_START] = 0
+    _double_to_bits(ints + UORO_CHAIN_ALPHA, 1.0)
+    ints[UORO_CHAIN_NORM] = ints[4]
+    ints[UORO_BUFFER] = 1 - ints[UORO_BUFFER]
+    ints[UORO_COUNT] = 0
+    _uoro_chain_prepare(L, W, base, st, ints, scratch)
+
+
+cdef void _uoro_chain_advance(const Layout* L, intp_t W, intp_t base, floating* st,
+                              int64_t* ints, const floating* a, floating* acc,
+                              floating* scratch) noexcept nogil:
+    # run the chain's next slot, given a = D s~ for it; catch theta~ and acc up at the
+    # chain's end, or early when alpha leaves its range
+    cdef intp_t S = L.S, nv = L.G_size // L.S, stride = _uoro_slot(L), j, u
+    cdef intp_t k = 1 - ints[UORO_BUFFER], s = ints[UORO_CHAIN_POS], n = ints[UORO_CHAIN_N]
+    cdef intp_t start = ints[UORO_CHAIN_START]
+    cdef double* n_b2s = <double*> (ints + UORO_HEAD + k * W)
+    cdef int64_t* errors = ints + UORO_HEAD + 2 * W + k * W
+    cdef double* q0 = <double*> (ints + UORO_HEAD + 4 * W)
+    cdef double* beta = q0 + W
+    cdef double* calpha = beta + W
+    cdef double* M = calpha + W
+    cdef floating* slots = st + base + k * W * stride
+    cdef floating* nu = slots + s * stride + L.z_size + nv
+    cdef floating* s_tilde = st
+    cdef double n_theta = _bits_to_double(ints + UORO_CHAIN_NORM)
+    cdef double alpha_prev = _bits_to_double(ints + UORO_CHAIN_ALPHA), alpha
+    cdef double rho0, rho1, c = 0, q, gram = 0, n_b2 = n_b2s[s]
+    cdef floating sample = 0
+    _uoro_scales(S, n_theta, dot(<blas_int> S, a, a), n_b2, &rho0, &rho1)
+    for j in range(S):
+        s_tilde[j] = <floating> (rho0 * a[j] + rho1 * nu[j])
+        c += nu[S + j] * s_tilde[j]
+    if not errors[s]:
+        c = 0
+    for u in range(start, s):
+        gram += beta[u] * M[s * W + u]
+    q = alpha_prev * (q0[s] + gram)
+    n_theta = n_theta / (rho0 * rho0) + 2 * q / (rho0 * rho1) + n_b2 / (rho1 * rho1)
+    if n_theta < 0:
+        n_theta = 0
+    alpha = alpha_prev / rho0
+    beta[s] = 1 / (alpha * rho1)
+    calpha[s] = c * alpha
+    ints[UORO_CHAIN_POS] = s + 1
+    _double_to_bits(ints + UORO_CHAIN_ALPHA, alpha)
+    _double_to_bits(ints + UORO_CHAIN_NORM, n_theta)
+    if s + 1 == n or not (1 / _uoro_limit(sample) < alpha < _uoro_limit(sample)):
+        n_theta = _uoro_window_apply(L, W, stride, start, s + 1, alpha, beta, calpha, slots,
+                                     st + S, acc,
+                                     scratch + _uoro_window_scratch(L, W) - _uoro_r_max(L) * W)
+        _double_to_bits(ints + 4, n_theta)
+        _double_to_bits(ints + UORO_CHAIN_NORM, n_theta)
+        _double_to_bits(ints + UORO_CHAIN_ALPHA, 1.0)
+        ints[UORO_CHAIN_START] = s + 1
+        if s + 1 == n:
+            ints[UORO_CHAIN_N] = 0
+            ints[UORO_CHAIN_POS] = 0
+            ints[UORO_CHAIN_START] = 0
+        else:
+            _uoro_chain_prepare(L, W, base, st, ints, scratch)
+
+
+cdef void _uoro_chain_tangent(const Layout* L, intp_t W, intp_t base, const floating* w,
+                              floating* st, int64_t* ints, floating* a,
+                              floating* scratch) noexcept nogil:
+    # a = D s~ for the chain's next slot, without a forward pass (Elman: the same sums as
+    # the fused pass)
+    cdef intp_t S = L.S, nv = L.G_size // L.S, stride = _uoro_slot(L)
+    cdef intp_t k = 1 - ints[UORO_BUFFER], s = ints[UORO_CHAIN_POS]
+    cdef floating* saved = st + base + (k * W + s) * stride + L.z_size + nv + 2 * S
+    cdef floating* Gs = scratch
+    cdef floating* works = Gs + L.G_size
+    cdef floating* jvp_scratch = works + L.work_size + S
+    cdef floating* Wv = jvp_scratch + max(4 * L.n, L.n_out)
+    if L.kind == CELL_ELMAN:
+        cell_hh_matvec(L, w, st, Wv, Wv + L.n)
+        cell_jvp_from_hh(L, saved, Wv, st, a)
+    else:
+        # Gs and works are only read where cell_jvp_inputs_load writes
+        cell_jvp_inputs_load(L, saved, Gs, works)
+        cell_jvp(L, w, Gs, works, st, a, jvp_scratch)
 
 
 cdef void _uoro_window_flush(const Layout* L, intp_t W, intp_t base, const floating* w,
                              floating* st, int64_t* ints, floating* acc,
                              floating* scratch) noexcept nogil:
-    # run the open window's tangent chain and bring theta~ and acc to its end
-    cdef intp_t S = L.S, nv = L.G_size // L.S, stride = _uoro_slot(L), n = ints[5]
-    cdef intp_t g, j, s, u, r, K, start = 0, last, voff
-    cdef double* q0 = <double*> scratch
-    cdef double* beta = q0 + W
-    cdef double* calpha = beta + W
-    cdef double* M = calpha + W
-    cdef floating* Gs = scratch + (3 * W + W * W) * (sizeof(double) // sizeof(float))
-    cdef floating* works = Gs + L.G_size
-    cdef floating* a = works + L.work_size
-    cdef floating* jvp_scratch = a + S
-    cdef floating* gram_v = jvp_scratch + max(4 * L.n, L.n_out)
-    cdef floating* gram_z = gram_v + W * W
-    cdef floating* Y = gram_z + W * W
-    cdef floating* s_tilde = st
-    cdef floating* slot
-    cdef floating* nu
-    cdef floating* slots = st + base
-    cdef double n_theta = _bits_to_double(ints + 4), alpha, alpha_prev, rho0, rho1, c, q
-    cdef double n_b2, gram, n_a
-    cdef double limit = _uoro_alpha_limit if floating is double else min(_uoro_alpha_limit, 1e15)
-    if n == 0:
-        return
-    # Gs and works are only read where cell_jvp_inputs_load writes
-    while start < n:
-        # theta~_0 [z_start .. z_n] (q0) and the Gram products (M) of the remaining slots
-        for s in range(start, n):
-            q0[s] = 0
-            for u in range(start, n):
-                M[s * W + u] = 0
-        voff = 0
-        for g in range(L.n_groups):
-            r = L.rows[g]
-            K = L.width[g]
-            slot = slots + start * stride
-            gemm_rm_nt(<blas_int> (n - start), <blas_int> r, <blas_int> K, <floating> 1,
-                       slot + L.z_offset[g], <blas_int> stride, st + S + L.offset[g],
-                       <blas_int> K, <floating> 0, Y, <blas_int> r)
-            gemm_rm_nt(<blas_int> (n - start), <blas_int> (n - start), <blas_int> r,
-                       <floating> 1, slot + L.z_size + voff, <blas_int> stride,
-                       slot + L.z_size + voff, <blas_int> stride, <floating> 0, gram_v,
-                       <blas_int> W)
-            gemm_rm_nt(<blas_int> (n - start), <blas_int> (n - start), <blas_int> K,
-                       <floating> 1, slot + L.z_offset[g], <blas_int> stride,
-                       slot + L.z_offset[g], <blas_int> stride, <floating> 0, gram_z,
-                       <blas_int> W)
-            for s in range(start, n):
-                q0[s] += dot(<blas_int> r, slots + s * stride + L.z_size + voff,
-                             Y + (s - start) * r)
-                for u in range(start, s):
-                    M[s * W + u] += (<double> gram_v[(s - start) * W + u - start]
-                                     * gram_z[(s - start) * W + u - start])
-            voff += r
-        # the tangent chain, slot by slot
-        alpha = 1.0
-        last = n - 1
-        for s in range(start, n):
-            slot = slots + s * stride
-            nu = slot + L.z_size + nv
-            cell_jvp_inputs_load(L, nu + 2 * S, Gs, works)
-            cell_jvp(L, w, Gs, works, s_tilde, a, jvp_scratch)
-            n_a = dot(<blas_int> S, a, a)
-            n_b2 = _bits_to_double(ints + 6 + s)
-            _uoro_scales(S, n_theta, n_a, n_b2, &rho0, &rho1)
-            c = 0
-            for j in range(S):
-                s_tilde[j] = <floating> (rho0 * a[j] + rho1 * nu[j])
-                c += nu[S + j] * s_tilde[j]
-            if not ints[6 + W + s]:
-                c = 0
-            gram = 0
-            for u in range(start, s):
-                gram += beta[u] * M[s * W + u]
-            alpha_prev = alpha
-            q = alpha_prev * (q0[s] + gram)
-            n_theta = n_theta / (rho0 * rho0) + 2 * q / (rho0 * rho1) + n_b2 / (rho1 * rho1)
-            if n_theta < 0:
-                n_theta = 0
-            alpha = alpha_prev / rho0
-            beta[s] = 1 / (alpha * rho1)
-            calpha[s] = c * alpha
-            if not (1 / limit < alpha < limit):
-                last = s
-                break
-        n_theta = _uoro_window_apply(L, W, stride, start, last + 1, alpha, beta, calpha,
-                                     slots, st + S, acc, Y)
-        start = last + 1
-    _double_to_bits(ints + 4, n_theta)
-    ints[5] = 0
+    # close the windows: run what is left of the chain, then the filling window's
+    cdef floating* a = scratch + L.G_size + L.work_size
+    while ints[UORO_CHAIN_N] > 0:
+        _uoro_chain_tangent(L, W, base, w, st, ints, a, scratch)
+        _uoro_chain_advance(L, W, base, st, ints, a, acc, scratch)
+    if ints[UORO_COUNT] > 0:
+        _uoro_chain_open(L, W, base, st, ints, scratch)
+        while ints[UORO_CHAIN_N] > 0:
+            _uoro_chain_tangent(L, W, base, w, st, ints, a, scratch)
+            _uoro_chain_advance(L, W, base, st, ints, a, acc, scratch)
+
+
+cdef void _uoro_window_step(const Layout* L, intp_t W, intp_t base, const floating* w,
+                            const floating* Wv, const floating* work, const floating* G,
+                            const floating* z, floating* st, int64_t* ints,
+                            const floating* e_bar, bint has_error, floating* acc,
+                            floating* scratch) noexcept nogil:
+    # one step of the windowed form after the cell's step: the chain's next slot (a = D s~
+    # from the fused pass's Wv for Elman), then the step's slot; a full window becomes the
+    # chain
+    cdef intp_t S = L.S, nv = L.G_size // L.S
+    cdef floating* a = scratch + L.G_size + L.work_size
+    if ints[UORO_CHAIN_N] > 0:
+        if L.kind == CELL_ELMAN:
+            cell_jvp_from_hh(L, st + base + ((1 - ints[UORO_BUFFER]) * W + ints[UORO_CHAIN_POS])
+                             * _uoro_slot(L) + L.z_size + nv + 2 * S, Wv, st, a)
+        else:
+            _uoro_chain_tangent(L, W, base, w, st, ints, a, scratch)
+        _uoro_chain_advance(L, W, base, st, ints, a, acc, scratch)
+    _uoro_window_push(L, W, base, work, G, z, st, ints, e_bar, has_error)
+    if ints[UORO_COUNT] == W:
+        _uoro_window_flush_chain(L, W, base, w, st, ints, acc, scratch)
+        _uoro_chain_open(L, W, base, st, ints, scratch)
+
+
+cdef void _uoro_window_flush_chain(const Layout* L, intp_t W, intp_t base,
+                                   const floating* w, floating* st, int64_t* ints,
+                                   floating* acc, floating* scratch) noexcept nogil:
+    # run what is left of the chain (a window fills before its predecessor's chain is done
+    # only if that chain started part-way, which closing the windows never leaves)
+    cdef floating* a = scratch + L.G_size + L.work_size
+    while ints[UORO_CHAIN_N] > 0:
+        _uoro_chain_tangent(L, W, base, w, st, ints, a, scratch)
+        _uoro_chain_advance(L, W, base, st, ints, a, acc, scratch)
 
 
 cdef double _uoro_window_apply(const Layout* L, intp_t W, intp_t stride, intp_t lo,

@@ -685,11 +685,13 @@ class UORO(OnlineLearner):
     On networks of at least :attr:`window_min_params` recurrent parameters the same
     recurrence runs in windows of :attr:`window` steps (see :meth:`windowed`): the same
     signs, the same numbers to rounding, with the O(P) work done by GEMMs once per window.
-    This adds, per step of the window, :math:`K + \sum_g r_g + 2S + c` numbers (the inputs
+    A stream then keeps two buffers of ``window`` slots (the filling window's and the
+    running chain's) of :math:`K + \sum_g r_g + 2S + c` numbers each (the inputs
     :math:`z_t`, :math:`(G_g^\top\nu)_g`, :math:`\nu`, :math:`\bar e_t`, and the
     :math:`c` entries of :math:`D_t`'s factors its product reads: n for Elman, 4n for GRU,
-    9n for LSTM, n times the outputs for Jordan), and 1 + 2 ``window`` integers. Closing
-    an open window needs the weights of its steps, so windows close before every update.
+    9n for LSTM, n times the outputs for Jordan), and :math:`12 + 7w + w^2` integers for
+    ``window`` = w. Closing the windows needs the weights of their steps, so they close
+    before every update.
     The signs come from a per-stream generator seeded by ``random_state``.
 
     References
@@ -709,26 +711,32 @@ class UORO(OnlineLearner):
     window_min_params: ClassVar[int] = 8192
 
     def windowed(self, layout: Layout) -> bool:
-        r"""True if the kernel puts each step's tangent work off to windows of
-        :attr:`window` steps (networks of at least :attr:`window_min_params` recurrent
-        parameters). A step then stores its signs :math:`\nu`, :math:`(G_g^\top\nu)_g`,
-        :math:`z_t`, :math:`\bar e_t` and what :math:`D_t` needs (O(S + K) numbers), and
-        the window's end runs the recurrence over them: :math:`\tilde\theta_0 Z` and the
-        Gram matrices of the window by GEMMs, the tangent chain by one GEMV per step, and two
-        GEMMs per weight group for :math:`\tilde\theta` and the gradient. The passes over
-        :math:`\tilde\theta` and the gradient (four P-sized streams per step) happen once
-        per window; the result is the per-step recurrence's, to rounding."""
+        r"""True if the kernel runs the recurrence in windows of :attr:`window` steps
+        (networks of at least :attr:`window_min_params` recurrent parameters). A step then
+        stores its signs :math:`\nu`, :math:`(G_g^\top\nu)_g`, :math:`z_t`,
+        :math:`\bar e_t` and what :math:`D_t` needs (O(S + K) numbers). When a window
+        fills, :math:`\tilde\theta_0 Z` and the window's Gram matrices come from GEMMs,
+        and its tangent chain runs one slot per step of the next window: for Elman its
+        :math:`W_{hh}\tilde s` shares the step's pass over the weights. At the chain's end
+        two GEMMs per weight group bring :math:`\tilde\theta` and the gradient up to
+        date. The passes over :math:`\tilde\theta` and the gradient (four P-sized streams
+        per step) happen once per window; the result is the per-step recurrence's, to
+        rounding."""
         return self.window > 0 and layout.n_recurrent_params >= self.window_min_params
 
     def ints_size(self, layout):
-        # the generator, the bits of ||theta~||^2 (a float64); windowed: the steps in the
-        # open window, then per slot ||b_t||^2 (float64 bits) and has_error
-        return 5 + (1 + 2 * self.window if self.windowed(layout) else 0)
+        # the generator, the bits of ||theta~||^2 (a float64); windowed: the filling
+        # window's steps and buffer, the chain's position and scalars, per slot ||b_t||^2
+        # and has_error, the chain's q0, beta, c alpha and Gram products (_uoro.pxi)
+        if not self.windowed(layout):
+            return self.n_ints
+        return _core.uoro_window_sizes(layout.to_kernel(), self.window)[1]
 
     def values_size(self, layout, itemsize):
         size = layout.state_size + layout.n_recurrent_params
         if self.windowed(layout):
-            size += self.window * _core.uoro_window_slot(layout.to_kernel())
+            slot = _core.uoro_window_sizes(layout.to_kernel(), self.window)[0]
+            size += 2 * self.window * slot  # the filling window and the chain's
         return size
 
     def kernel_spec(self, layout, itemsize):
