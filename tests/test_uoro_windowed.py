@@ -59,15 +59,18 @@ def test_windowed_form_equals_the_per_step_form(cell, dtype, update_every):
             assert rel_err(a, b) <= tol, (window, name, rel_err(a, b))
 
 
-def test_a_window_that_closes_early_goes_on_from_the_new_theta():
-    # alpha (the product of 1 / rho0 over the window) leaving its range closes the window
-    # after that step and restarts the chain; with the range [1, 1] every step does
+@pytest.mark.parametrize("cell", ["lstm", "elman"])
+def test_a_chain_that_catches_up_early_goes_on_from_the_new_theta(cell):
+    # alpha (the product of 1 / rho0 over the chain) leaving its range makes theta~ and the
+    # gradient catch up after that slot and the chain go on from there; with the range
+    # [1, 1] every slot does (Elman: inside the steps whose pass over the weights also
+    # gives the chain's W_hh s~)
     old = _core._set_uoro_alpha_limit(1.0 + 1e-12)
     try:
-        got = _train(type("W", (WindowedUORO,), {"window": 8})(), "lstm", np.float64, -1)
+        got = _train(type("W", (WindowedUORO,), {"window": 8})(), cell, np.float64, -1)
     finally:
         _core._set_uoro_alpha_limit(old)
-    expected = _train(PerStepUORO(), "lstm", np.float64, -1)
+    expected = _train(PerStepUORO(), cell, np.float64, -1)
     for a, b in zip(got, expected, strict=True):
         assert rel_err(a, b) <= 1e-11
 
