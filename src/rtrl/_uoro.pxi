@@ -121,10 +121,10 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
 #                                    + sum_{s<t} beta_s (v_t . v_s)(z_s . z_t)).
 #
 # When a window fills, its chain is prepared: theta~_0 [z_1 .. z_w] and the Gram matrices of
-# the v's and z's (GEMMs). The chain then runs one slot per step of the next window, while
-# that window fills the other of the two slot buffers: for Elman the chain's W_hh s~ shares
-# the step's pass over the weights (cell_step_matvec), so the tangent costs no second read
-# of them. When the chain's last slot has run, two GEMMs per group, (r x w)(w x K), bring
+# the v's and z's (GEMMs). For Elman the chain then runs one slot per step of the next
+# window, while that window fills the other of the two slot buffers: the chain's W_hh s~
+# shares the step's pass over the weights (cell_step_matvec), so the tangent costs no second
+# read of them. The other cells have no such pass and run the chain at once. When the chain's last slot has run, two GEMMs per group, (r x w)(w x K), bring
 # theta~ and the gradient to its end, and ||theta~||^2 is recomputed from theta~. Every
 # O(P) pass happens once per window. Closing the windows (before an update, at a stream's
 # end, flush_windows) runs what is left without the forward pass. The chain is part of the
@@ -378,6 +378,10 @@ cdef void _uoro_window_step(const Layout* L, intp_t W, intp_t base, const floati
     if ints[UORO_COUNT] == W:
         _uoro_window_flush_chain(L, W, base, w, st, ints, acc, scratch)
         _uoro_chain_open(L, W, base, st, ints, scratch)
+        if L.kind != CELL_ELMAN:
+            # no fused pass to share: spread over the next window, the chain's GEMVs would
+            # only push the weights the forward needs out of cache (measured slower)
+            _uoro_window_flush_chain(L, W, base, w, st, ints, acc, scratch)
 
 
 cdef void _uoro_window_flush_chain(const Layout* L, intp_t W, intp_t base,

@@ -716,8 +716,9 @@ class UORO(OnlineLearner):
         stores its signs :math:`\nu`, :math:`(G_g^\top\nu)_g`, :math:`z_t`,
         :math:`\bar e_t` and what :math:`D_t` needs (O(S + K) numbers). When a window
         fills, :math:`\tilde\theta_0 Z` and the window's Gram matrices come from GEMMs,
-        and its tangent chain runs one slot per step of the next window: for Elman its
-        :math:`W_{hh}\tilde s` shares the step's pass over the weights. At the chain's end
+        and its tangent chain runs: for Elman one slot per step of the next window, its
+        :math:`W_{hh}\tilde s` sharing the step's pass over the weights; for the other
+        cells at once. At the chain's end
         two GEMMs per weight group bring :math:`\tilde\theta` and the gradient up to
         date. The passes over :math:`\tilde\theta` and the gradient (four P-sized streams
         per step) happen once per window; the result is the per-step recurrence's, to
