@@ -47,6 +47,18 @@ cdef inline void _uoro_scales(intp_t S, double n_theta, double n_a, double n_b2,
     rho1[0] = sqrt(sqrt(n_b2) / (sqrt(<double> S) + eps)) + eps
 
 
+cdef inline double _uoro_move_tangent(intp_t S, double rho0, double rho1, const floating* a,
+                                      const floating* nu, const floating* e_bar,
+                                      floating* s_tilde) noexcept nogil:
+    # s~ <- rho0 a + rho1 nu; returns e_bar . s~
+    cdef intp_t i
+    cdef double c = 0
+    for i in range(S):
+        s_tilde[i] = <floating> (rho0 * a[i] + rho1 * nu[i])
+        c += e_bar[i] * s_tilde[i]
+    return c
+
+
 cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
                      const floating* G, const floating* z,
                      floating* st,             # IN/OUT [s~ (S), theta~ (P)]
@@ -78,9 +90,7 @@ cdef void _uoro_step(const Layout* L, const floating* w, const floating* work,
     cell_vjp_G(L, G, nu, v)
     _uoro_scales(S, _bits_to_double(ints + 4), dot(<blas_int> S, a, a),
                  _uoro_b_norm2(L, v, z), &rho0, &rho1)
-    for i in range(S):
-        s_tilde[i] = <floating> (rho0 * a[i] + rho1 * nu[i])
-        c += e_bar[i] * s_tilde[i]
+    c = _uoro_move_tangent(S, rho0, rho1, a, nu, e_bar, s_tilde)
     if not has_error:
         c = 0
     # one pass over theta~: theta~ <- theta~ / rho0 + b / rho1, acc += (e_bar . s~) theta~,
@@ -271,7 +281,7 @@ cdef void _uoro_chain_advance(const Layout* L, intp_t W, intp_t base, floating* 
                               floating* scratch) noexcept nogil:
     # run the chain's next slot, given a = D s~ for it; catch theta~ and acc up at the
     # chain's end, or early when alpha leaves its range
-    cdef intp_t S = L.S, nv = L.G_size // L.S, stride = _uoro_slot(L), j, u
+    cdef intp_t S = L.S, nv = L.G_size // L.S, stride = _uoro_slot(L), u
     cdef intp_t k = 1 - ints[UORO_BUFFER], s = ints[UORO_CHAIN_POS], n = ints[UORO_CHAIN_N]
     cdef intp_t start = ints[UORO_CHAIN_START]
     cdef double* n_b2s = <double*> (ints + UORO_HEAD + k * W)
@@ -285,12 +295,10 @@ cdef void _uoro_chain_advance(const Layout* L, intp_t W, intp_t base, floating* 
     cdef floating* s_tilde = st
     cdef double n_theta = _bits_to_double(ints + UORO_CHAIN_NORM)
     cdef double alpha_prev = _bits_to_double(ints + UORO_CHAIN_ALPHA), alpha
-    cdef double rho0, rho1, c = 0, q, gram = 0, n_b2 = n_b2s[s]
+    cdef double rho0, rho1, c, q, gram = 0, n_b2 = n_b2s[s]
     cdef floating sample = 0
     _uoro_scales(S, n_theta, dot(<blas_int> S, a, a), n_b2, &rho0, &rho1)
-    for j in range(S):
-        s_tilde[j] = <floating> (rho0 * a[j] + rho1 * nu[j])
-        c += nu[S + j] * s_tilde[j]
+    c = _uoro_move_tangent(S, rho0, rho1, a, nu, nu + S, s_tilde)   # nu + S: e_bar
     if not errors[s]:
         c = 0
     for u in range(start, s):
@@ -321,17 +329,22 @@ cdef void _uoro_chain_advance(const Layout* L, intp_t W, intp_t base, floating* 
             _uoro_chain_prepare(L, W, base, st, ints, scratch)
 
 
+cdef inline floating* _uoro_chain_saved(const Layout* L, intp_t W, intp_t base, floating* st,
+                                       const int64_t* ints) noexcept nogil:
+    # the cell_jvp inputs saved in the chain's next slot
+    return (st + base + ((1 - ints[UORO_BUFFER]) * W + ints[UORO_CHAIN_POS]) * _uoro_slot(L)
+            + L.z_size + L.G_size // L.S + 2 * L.S)
+
+
 cdef void _uoro_chain_tangent(const Layout* L, intp_t W, intp_t base, const floating* w,
                               floating* st, int64_t* ints, floating* a,
                               floating* scratch) noexcept nogil:
     # a = D s~ for the chain's next slot, without a forward pass (Elman: the same sums as
     # the fused pass)
-    cdef intp_t S = L.S, nv = L.G_size // L.S, stride = _uoro_slot(L)
-    cdef intp_t k = 1 - ints[UORO_BUFFER], s = ints[UORO_CHAIN_POS]
-    cdef floating* saved = st + base + (k * W + s) * stride + L.z_size + nv + 2 * S
+    cdef floating* saved = _uoro_chain_saved(L, W, base, st, ints)
     cdef floating* Gs = scratch
     cdef floating* works = Gs + L.G_size
-    cdef floating* jvp_scratch = works + L.work_size + S
+    cdef floating* jvp_scratch = works + L.work_size + L.S
     cdef floating* Wv = jvp_scratch + max(4 * L.n, L.n_out)
     if L.kind == CELL_ELMAN:
         cell_hh_matvec(L, w, st, Wv, Wv + L.n)
@@ -342,19 +355,24 @@ cdef void _uoro_chain_tangent(const Layout* L, intp_t W, intp_t base, const floa
         cell_jvp(L, w, Gs, works, st, a, jvp_scratch)
 
 
-cdef void _uoro_window_flush(const Layout* L, intp_t W, intp_t base, const floating* w,
-                             floating* st, int64_t* ints, floating* acc,
-                             floating* scratch) noexcept nogil:
-    # close the windows: run what is left of the chain, then the filling window's
+cdef void _uoro_window_flush_chain(const Layout* L, intp_t W, intp_t base,
+                                   const floating* w, floating* st, int64_t* ints,
+                                   floating* acc, floating* scratch) noexcept nogil:
+    # run what is left of the chain without a forward pass
     cdef floating* a = scratch + L.G_size + L.work_size
     while ints[UORO_CHAIN_N] > 0:
         _uoro_chain_tangent(L, W, base, w, st, ints, a, scratch)
         _uoro_chain_advance(L, W, base, st, ints, a, acc, scratch)
+
+
+cdef void _uoro_window_flush(const Layout* L, intp_t W, intp_t base, const floating* w,
+                             floating* st, int64_t* ints, floating* acc,
+                             floating* scratch) noexcept nogil:
+    # close the windows: run what is left of the chain, then the filling window's
+    _uoro_window_flush_chain(L, W, base, w, st, ints, acc, scratch)
     if ints[UORO_COUNT] > 0:
         _uoro_chain_open(L, W, base, st, ints, scratch)
-        while ints[UORO_CHAIN_N] > 0:
-            _uoro_chain_tangent(L, W, base, w, st, ints, a, scratch)
-            _uoro_chain_advance(L, W, base, st, ints, a, acc, scratch)
+        _uoro_window_flush_chain(L, W, base, w, st, ints, acc, scratch)
 
 
 cdef void _uoro_window_step(const Layout* L, intp_t W, intp_t base, const floating* w,
@@ -365,34 +383,22 @@ cdef void _uoro_window_step(const Layout* L, intp_t W, intp_t base, const floati
     # one step of the windowed form after the cell's step: the chain's next slot (a = D s~
     # from the fused pass's Wv for Elman), then the step's slot; a full window becomes the
     # chain
-    cdef intp_t S = L.S, nv = L.G_size // L.S
     cdef floating* a = scratch + L.G_size + L.work_size
     if ints[UORO_CHAIN_N] > 0:
         if L.kind == CELL_ELMAN:
-            cell_jvp_from_hh(L, st + base + ((1 - ints[UORO_BUFFER]) * W + ints[UORO_CHAIN_POS])
-                             * _uoro_slot(L) + L.z_size + nv + 2 * S, Wv, st, a)
+            cell_jvp_from_hh(L, _uoro_chain_saved(L, W, base, st, ints), Wv, st, a)
         else:
             _uoro_chain_tangent(L, W, base, w, st, ints, a, scratch)
         _uoro_chain_advance(L, W, base, st, ints, a, acc, scratch)
     _uoro_window_push(L, W, base, work, G, z, st, ints, e_bar, has_error)
     if ints[UORO_COUNT] == W:
+        # (a chain still running here started part-way, which closing never leaves)
         _uoro_window_flush_chain(L, W, base, w, st, ints, acc, scratch)
         _uoro_chain_open(L, W, base, st, ints, scratch)
         if L.kind != CELL_ELMAN:
             # no fused pass to share: spread over the next window, the chain's GEMVs would
             # only push the weights the forward needs out of cache (measured slower)
             _uoro_window_flush_chain(L, W, base, w, st, ints, acc, scratch)
-
-
-cdef void _uoro_window_flush_chain(const Layout* L, intp_t W, intp_t base,
-                                   const floating* w, floating* st, int64_t* ints,
-                                   floating* acc, floating* scratch) noexcept nogil:
-    # run what is left of the chain (a window fills before its predecessor's chain is done
-    # only if that chain started part-way, which closing the windows never leaves)
-    cdef floating* a = scratch + L.G_size + L.work_size
-    while ints[UORO_CHAIN_N] > 0:
-        _uoro_chain_tangent(L, W, base, w, st, ints, a, scratch)
-        _uoro_chain_advance(L, W, base, st, ints, a, acc, scratch)
 
 
 cdef double _uoro_window_apply(const Layout* L, intp_t W, intp_t stride, intp_t lo,
