@@ -10,6 +10,22 @@ from scipy.linalg.cython_blas cimport ddot, dgemm, dgemv, sdot, sgemm, sgemv
 ctypedef int blas_int
 
 
+cdef inline void _gemm_rm_op(bint trans_a, bint trans_b, blas_int m, blas_int n, blas_int k,
+                             floating alpha, const floating* a, blas_int lda,
+                             const floating* b, blas_int ldb, floating beta, floating* c,
+                             blas_int ldc) noexcept nogil:
+    # C = alpha op(A) op(B) + beta C, row-major. Row-major C = op(A) op(B) is column-major
+    # C' = op(B)' op(A)': B and A swap places, and each stored row-major matrix is its own
+    # transpose in column-major, so op = transpose keeps 'T' and identity keeps 'N'.
+    cdef char ta = b'T' if trans_a else b'N', tb = b'T' if trans_b else b'N'
+    if floating is double:
+        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda,
+              &beta, c, &ldc)
+    else:
+        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda,
+              &beta, c, &ldc)
+
+
 cdef inline void gemm_rm(blas_int m, blas_int n, blas_int k, floating alpha,
                          const floating* a, blas_int lda,      # IN  (m x k), row-major
                          const floating* b, blas_int ldb,      # IN  (k x n), row-major
@@ -17,14 +33,7 @@ cdef inline void gemm_rm(blas_int m, blas_int n, blas_int k, floating alpha,
                          floating* c, blas_int ldc             # OUT (m x n), row-major
                          ) noexcept nogil:
     """C = alpha * A @ B + beta * C for row-major operands."""
-    cdef char no = b'N'
-    # Row-major C = A B is column-major C' = B' A'.
-    if floating is double:
-        dgemm(&no, &no, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda,
-              &beta, c, &ldc)
-    else:
-        sgemm(&no, &no, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda,
-              &beta, c, &ldc)
+    _gemm_rm_op(False, False, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
 
 cdef inline void gemm_rm_tn(blas_int m, blas_int n, blas_int k, floating alpha,
@@ -34,14 +43,7 @@ cdef inline void gemm_rm_tn(blas_int m, blas_int n, blas_int k, floating alpha,
                             floating* c, blas_int ldc          # OUT (m x n), row-major
                             ) noexcept nogil:
     """C = alpha * A.T @ B + beta * C for row-major operands."""
-    cdef char no = b'N', tr = b'T'
-    # Row-major C = A' B is column-major C' = B' A: B' is B as stored, A is A' transposed.
-    if floating is double:
-        dgemm(&no, &tr, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda,
-              &beta, c, &ldc)
-    else:
-        sgemm(&no, &tr, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda,
-              &beta, c, &ldc)
+    _gemm_rm_op(True, False, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
 
 cdef inline void gemm_rm_nt(blas_int m, blas_int n, blas_int k, floating alpha,
@@ -51,14 +53,7 @@ cdef inline void gemm_rm_nt(blas_int m, blas_int n, blas_int k, floating alpha,
                             floating* c, blas_int ldc          # OUT (m x n), row-major
                             ) noexcept nogil:
     """C = alpha * A @ B.T + beta * C for row-major operands."""
-    cdef char no = b'N', tr = b'T'
-    # Row-major C = A B' is column-major C' = B A': B is B' as stored, transposed.
-    if floating is double:
-        dgemm(&tr, &no, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda,
-              &beta, c, &ldc)
-    else:
-        sgemm(&tr, &no, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda,
-              &beta, c, &ldc)
+    _gemm_rm_op(False, True, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
 
 cdef inline void gemv_rm(bint transpose, blas_int m, blas_int n, floating alpha,
